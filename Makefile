@@ -1,0 +1,38 @@
+# chatcentral — developer and operator entry points.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: install test lint format run bench clean
+
+install: ## create .venv and install chatcentral with its dev extras
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make install: $(PYTHON) not found (set PYTHON=...)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@echo "installed: $$($(BIN)/chatcentral --help >/dev/null && echo chatcentral ready)"
+
+test: lint ## lint, type-check, then the test suite (real PostgreSQL)
+	$(BIN)/python -m pytest -q
+
+lint: ## ruff (format + lint) and mypy
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+format:
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+.env:
+	cp .env.example .env
+	@echo "created .env from .env.example (development values; change them for production)"
+
+run: .env ## serve on 127.0.0.1:8000 with the demo shops
+	$(BIN)/chatcentral run --host 127.0.0.1 --port 8000 --demo
+
+bench: ## provisioning and migration benchmarks (prints figures)
+	$(BIN)/python scripts/bench_tenancy.py
+
+clean:
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,306 @@
+"""The `chatcentral` command: serve, migrate and manage shops.
+
+Bad input exits non-zero with one line on stderr naming the problem.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import socket
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import NoReturn
+
+from sqlalchemy import Engine
+
+from chatcentral.config import ConfigError, Settings, get_settings
+from chatcentral.db.server import DatabaseTarget, resolve_database
+
+log = logging.getLogger("chatcentral")
+
+EXIT_USAGE = 2
+EXIT_FAILED = 1
+
+
+class CliError(Exception):
+    """Refused input or a failed command; its message is printed as one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return handler(args)
+    except (CliError, ConfigError) as exc:
+        print(f"chatcentral: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED if isinstance(exc, CliError) else EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - never a traceback for the operator by default
+        log.debug("unexpected failure", exc_info=True)
+        print(f"chatcentral: error: {_describe(exc)}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _describe(exc: BaseException) -> str:
+    """One line for an unexpected failure (set CHATCENTRAL_LOG_LEVEL=DEBUG for the trace)."""
+    orig = getattr(exc, "orig", None) or exc
+    lines = str(orig).strip().splitlines()
+    return f"{type(orig).__name__}: {lines[0] if lines else 'no details'}"
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="chatcentral", description="WhatsApp ordering bot for local shops")
+    commands = parser.add_subparsers(title="commands", parser_class=_Parser)
+
+    run = commands.add_parser("run", help="serve the webhook (and the outbox dispatcher)")
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=_port, default=8000, help="0 picks any free port")
+    run.add_argument("--workers", type=_positive, default=1)
+    run.add_argument("--demo", action="store_true", help="provision the demo shops if absent")
+    run.set_defaults(handler=_cmd_run)
+
+    migrate = commands.add_parser("migrate", help="upgrade central and every tenant schema")
+    migrate.add_argument("--workers", type=_positive, default=None)
+    migrate.set_defaults(handler=_cmd_migrate)
+
+    tenant = commands.add_parser("tenant", help="onboard and manage shops")
+    tenant_commands = tenant.add_subparsers(title="tenant commands", parser_class=_Parser)
+
+    create = tenant_commands.add_parser("create", help="provision a new shop")
+    create.add_argument("--slug", required=True)
+    create.add_argument("--name", required=True)
+    create.add_argument("--phone-number-id", required=True)
+    create.add_argument("--display-phone", required=True)
+    create.add_argument("--flow", required=True, choices=["grocery", "water_delivery"])
+    create.add_argument("--admin-phone", action="append", required=True, dest="admin_phones")
+    create.add_argument("--plan", default="basic", choices=["basic", "complete", "premium"])
+    create.add_argument("--timezone", default="America/Mexico_City")
+    create.add_argument("--catalog", type=Path, help="products CSV to import")
+    create.add_argument(
+        "--access-token-env",
+        metavar="VAR",
+        help="read the shop's own Graph API token from this environment variable",
+    )
+    create.set_defaults(handler=_cmd_tenant_create)
+
+    listing = tenant_commands.add_parser("list", help="list shops")
+    listing.set_defaults(handler=_cmd_tenant_list)
+
+    for name, active in (("deactivate", False), ("activate", True)):
+        sub = tenant_commands.add_parser(name, help=f"{name} a shop's bot (data is kept)")
+        sub.add_argument("slug")
+        sub.set_defaults(handler=_cmd_tenant_set_active, active=active)
+    return parser
+
+
+def _port(raw: str) -> int:
+    value = _int(raw)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port {raw!r} is not between 0 and 65535")
+    return value
+
+
+def _positive(raw: str) -> int:
+    value = _int(raw)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{raw!r} must be 1 or more")
+    return value
+
+
+def _int(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number") from None
+
+
+def _database(settings: Settings) -> DatabaseTarget:
+    try:
+        return resolve_database(settings)
+    except Exception as exc:
+        log.debug("database start-up failed", exc_info=True)
+        raise CliError(f"cannot start the embedded PostgreSQL: {exc}") from None
+
+
+@contextmanager
+def _admin_engine(settings: Settings) -> Iterator[Engine]:
+    """A synchronous engine on the chosen server, with the central schema at head."""
+    from chatcentral.db.engine import make_sync_engine
+    from chatcentral.db.migrations import upgrade_central
+
+    engine = make_sync_engine(_database(settings).url)
+    try:
+        with engine.begin() as conn:
+            upgrade_central(conn)
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def _setup_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.chatcentral_log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from chatcentral.tenancy.demo import ensure_demo_tenants
+
+    settings = get_settings()
+    _setup_logging(settings)
+    with _admin_engine(settings) as engine:
+        if args.demo:
+            for line in ensure_demo_tenants(engine):
+                log.info("%s", line)
+        url = engine.url.render_as_string(hide_password=False)
+    # Worker processes read the URL of the server this process started.
+    os.environ["DATABASE_URL"] = url
+    get_settings.cache_clear()
+    sock = _bind(args.host, args.port)
+    host, port = sock.getsockname()[:2]
+    print(f"chatcentral listening on http://{host}:{port}", flush=True)
+    config = uvicorn.Config(
+        "chatcentral.app:create_app",
+        factory=True,
+        workers=args.workers,
+        log_level=settings.chatcentral_log_level.lower(),
+        access_log=False,
+    )
+    server = uvicorn.Server(config)
+    if args.workers > 1:
+        from uvicorn.supervisors import Multiprocess
+
+        Multiprocess(config, target=server.run, sockets=[sock]).run()
+    else:
+        server.run(sockets=[sock])
+    return 0
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise CliError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    from rich.progress import Progress
+
+    from chatcentral.tenancy.migrate import migrate_all
+
+    settings = get_settings()
+    target = _database(settings)
+    with Progress(transient=False) as progress:
+        task = progress.add_task("tenants", total=None)
+        report = migrate_all(
+            target.url,
+            workers=args.workers,
+            on_start=lambda total: progress.update(task, total=total),
+            on_tenant=lambda slug, outcome: progress.advance(task),
+        )
+    print(
+        f"central at head; tenants: {len(report.upgraded)} upgraded, "
+        f"{len(report.current)} already current, {len(report.failed)} failed"
+    )
+    for slug, reason in sorted(report.failed.items()):
+        print(f"  failed {slug}: {reason}", file=sys.stderr)
+    return EXIT_FAILED if report.failed else 0
+
+
+def _cmd_tenant_create(args: argparse.Namespace) -> int:
+    from chatcentral.tenancy.catalog import CatalogError, read_catalog
+    from chatcentral.tenancy.provisioning import ProvisioningError, TenantSpec, provision_tenant
+
+    settings = get_settings()
+    try:
+        catalog = read_catalog(args.catalog) if args.catalog else []
+    except CatalogError as exc:
+        raise CliError(str(exc)) from None
+    token = None
+    if args.access_token_env:
+        token = os.environ.get(args.access_token_env)
+        if not token:
+            raise CliError(f"environment variable {args.access_token_env} is empty or unset")
+    spec = TenantSpec(
+        slug=args.slug,
+        name=args.name,
+        phone_number_id=args.phone_number_id,
+        display_phone=args.display_phone,
+        flow=args.flow,
+        admin_phones=args.admin_phones,
+        plan=args.plan,
+        timezone=args.timezone,
+        access_token=token,
+    )
+    with _admin_engine(settings) as engine:
+        try:
+            made = provision_tenant(engine, spec, catalog, settings=settings)
+        except ProvisioningError as exc:
+            raise CliError(str(exc)) from None
+    print(
+        f"created tenant {made.slug} (id {made.id}) in schema {made.schema} "
+        f"with {made.products} products"
+    )
+    return 0
+
+
+def _cmd_tenant_list(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from chatcentral.tenancy.registry import list_tenants
+
+    with _admin_engine(get_settings()) as engine:
+        rows = list_tenants(engine)
+    table = Table("slug", "name", "phone_number_id", "display", "flow", "plan", "active")
+    for row in rows:
+        table.add_row(
+            row.slug,
+            row.name,
+            row.phone_number_id,
+            row.display_phone,
+            row.flow,
+            row.plan,
+            "yes" if row.active else "no",
+        )
+    Console().print(table)
+    return 0
+
+
+def _cmd_tenant_set_active(args: argparse.Namespace) -> int:
+    from chatcentral.tenancy.registry import UnknownTenant, set_active
+
+    with _admin_engine(get_settings()) as engine:
+        try:
+            set_active(engine, args.slug, args.active)
+        except UnknownTenant as exc:
+            raise CliError(str(exc)) from None
+    print(f"tenant {args.slug} {'activated' if args.active else 'deactivated'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""One async engine and one pool for every tenant (SQLAlchemy 2 on psycopg 3).
+
+Tenant tables are declared without a schema; `for_tenant` maps the `None` schema onto the
+tenant's own schema with `schema_translate_map`, so nothing below it names schemas by hand
+and no connection ever carries a `search_path` of its own (PgBouncer-safe).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from threading import Lock
+
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from chatcentral.config import Settings
+
+
+def async_url(url: str) -> str:
+    """Turn any `postgresql://`/`postgres://` URL into the psycopg 3 dialect URL."""
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    raise ValueError("database URL must start with postgresql://")
+
+
+def plain_url(url: str) -> str:
+    """The libpq form of a URL (for psycopg.connect, pgbench, psql)."""
+    return "postgresql://" + async_url(url)[len("postgresql+psycopg://") :]
+
+
+def make_engine(url: str, settings: Settings | None = None) -> AsyncEngine:
+    """Create the process's engine. Pools stay small and connections are recycled because
+    each connection caches the catalog of every tenant schema it has touched."""
+    pool_size = settings.chatcentral_db_pool_size if settings else 5
+    max_overflow = settings.chatcentral_db_max_overflow if settings else 5
+    recycle = settings.chatcentral_db_pool_recycle_s if settings else 1800
+    return create_async_engine(
+        async_url(url),
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_recycle=recycle,
+        pool_pre_ping=False,
+        connect_args={"application_name": "chatcentral"},
+    )
+
+
+def make_sync_engine(url: str) -> Engine:
+    """A pool-less synchronous engine for administrative work (provisioning, migrations):
+    Alembic is synchronous and these commands hold one connection at a time."""
+    return create_engine(
+        async_url(url), poolclass=NullPool, connect_args={"application_name": "chatcentral-admin"}
+    )
+
+
+class TenantBinder:
+    """Hands out engine views bound to one tenant schema, cached (bounded) by schema name."""
+
+    def __init__(self, engine: AsyncEngine, capacity: int = 4096) -> None:
+        self._engine = engine
+        self._capacity = capacity
+        self._views: OrderedDict[str, AsyncEngine] = OrderedDict()
+        self._lock = Lock()
+
+    def engine_for(self, schema: str) -> AsyncEngine:
+        with self._lock:
+            view = self._views.get(schema)
+            if view is None:
+                view = self._engine.execution_options(schema_translate_map={None: schema})
+                self._views[schema] = view
+                if len(self._views) > self._capacity:
+                    self._views.popitem(last=False)
+            else:
+                self._views.move_to_end(schema)
+            return view
+
+    def session(self, schema: str) -> AsyncSession:
+        """A new ORM session that serves exactly one tenant."""
+        return AsyncSession(self.engine_for(schema), expire_on_commit=False)

@@ -1,0 +1,1 @@
+"""ORM models: `central` (the registry) and `tenant` (one schema per shop)."""

@@ -1,0 +1,32 @@
+"""Per-tenant Graph API tokens, encrypted at rest with CHATCENTRAL_TOKEN_KEY (Fernet)."""
+
+from __future__ import annotations
+
+from cryptography.fernet import Fernet, InvalidToken
+
+from chatcentral.config import ConfigError, Settings
+
+
+def _fernet(settings: Settings) -> Fernet:
+    settings.require("chatcentral_token_key")
+    assert settings.chatcentral_token_key is not None
+    try:
+        return Fernet(settings.chatcentral_token_key.get_secret_value())
+    except ValueError:
+        raise ConfigError(
+            "CHATCENTRAL_TOKEN_KEY: must be a Fernet key "
+            '(python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key())")'
+        ) from None
+
+
+def encrypt_token(settings: Settings, token: str) -> bytes:
+    return _fernet(settings).encrypt(token.encode())
+
+
+def decrypt_token(settings: Settings, ciphertext: bytes) -> str:
+    try:
+        return _fernet(settings).decrypt(ciphertext).decode()
+    except InvalidToken:
+        raise ConfigError(
+            "CHATCENTRAL_TOKEN_KEY: cannot decrypt a stored tenant token (was the key rotated?)"
+        ) from None
