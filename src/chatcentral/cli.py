@@ -49,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED if isinstance(exc, CliError) else EXIT_USAGE
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:  # noqa: BLE001 - never a traceback for the operator by default
+    except Exception as exc:
         log.debug("unexpected failure", exc_info=True)
         print(f"chatcentral: error: {_describe(exc)}", file=sys.stderr)
         return EXIT_FAILED
@@ -187,7 +187,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.workers > 1:
         from uvicorn.supervisors import Multiprocess
 
-        Multiprocess(config, target=server.run, sockets=[sock]).run()
+        Multiprocess(config, sockets=[sock]).run()
     else:
         server.run(sockets=[sock])
     return 0
@@ -275,17 +275,27 @@ def _cmd_tenant_list(args: argparse.Namespace) -> int:
 
     with _admin_engine(get_settings()) as engine:
         rows = list_tenants(engine)
-    table = Table("slug", "name", "phone_number_id", "display", "flow", "plan", "active")
-    for row in rows:
-        table.add_row(
-            row.slug,
-            row.name,
-            row.phone_number_id,
-            row.display_phone,
-            row.flow,
-            row.plan,
-            "yes" if row.active else "no",
+    columns = ("slug", "name", "phone_number_id", "display_phone", "flow", "plan", "active")
+    cells = [
+        (
+            r.slug,
+            r.name,
+            r.phone_number_id,
+            r.display_phone,
+            r.flow,
+            r.plan,
+            "yes" if r.active else "no",
         )
+        for r in rows
+    ]
+    if not sys.stdout.isatty():
+        # Piped into a script: one tab-separated line per shop, never wrapped.
+        for line in (columns, *cells):
+            print("\t".join(line))
+        return 0
+    table = Table(*columns)
+    for row in cells:
+        table.add_row(*row)
     Console().print(table)
     return 0
 

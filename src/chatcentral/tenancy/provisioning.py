@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Connection, Engine, Row, func, insert, or_, select, text
+from sqlalchemy import Connection, Engine, func, insert, or_, select, text
 from sqlalchemy.exc import IntegrityError, ProgrammingError
 
 from chatcentral.config import Settings
@@ -158,10 +158,13 @@ def provision_tenant(
                 )
             )
     except IntegrityError as exc:
-        # Lost a race with a concurrent onboarding of the same slug or number.
-        raise ProvisioningError(
-            f"tenant {spec.slug!r} conflicts with an existing one: {_constraint(exc)}"
-        ) from None
+        constraint = _constraint(exc)
+        if constraint.startswith("tenants_"):
+            # Lost a race with a concurrent onboarding of the same slug or number.
+            raise ProvisioningError(
+                f"tenant {spec.slug!r} conflicts with an existing one ({constraint})"
+            ) from None
+        raise ProvisioningError(f"catalog refused by the database ({constraint})") from None
     except ProgrammingError as exc:
         if "already exists" in str(exc.orig):
             raise ProvisioningError(f"schema {schema} already exists in the database") from None
@@ -169,13 +172,19 @@ def provision_tenant(
     return ProvisionedTenant(id=tenant_id, slug=spec.slug, schema=schema, products=products)
 
 
-def _plan(conn: Connection, code: str) -> Row[tuple[int, str, int]]:
+class _PlanLimits(NamedTuple):
+    id: int
+    name: str
+    active_product_limit: int
+
+
+def _plan(conn: Connection, code: str) -> _PlanLimits:
     plan = conn.execute(
         select(Plan.id, Plan.name, Plan.active_product_limit).where(Plan.code == code)
     ).first()
     if plan is None:
         raise ProvisioningError(f"plan {code!r} is not in central.plans (run chatcentral migrate)")
-    return plan
+    return _PlanLimits(*plan)
 
 
 def _refuse_duplicates(conn: Connection, spec: TenantSpec, schema: str) -> None:
@@ -199,7 +208,7 @@ def _refuse_duplicates(conn: Connection, spec: TenantSpec, schema: str) -> None:
     raise ProvisioningError(f"slug {spec.slug!r} maps to schema {schema}, used by {clash.slug!r}")
 
 
-def _check_plan_limits(plan: Row[tuple[int, str, int]], catalog: list[CatalogItem]) -> None:
+def _check_plan_limits(plan: _PlanLimits, catalog: list[CatalogItem]) -> None:
     active = sum(1 for item in catalog if item.active)
     if active > plan.active_product_limit:
         raise ProvisioningError(

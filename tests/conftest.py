@@ -1,0 +1,108 @@
+"""Shared fixtures: one real PostgreSQL per test session, a fresh database per test.
+
+With DATABASE_URL set, that server is used (the role needs CREATEDB); otherwise an
+embedded PostgreSQL 18 starts in a temporary folder and is deleted at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import Engine, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from chatcentral.config import Settings, get_settings, load_settings
+from chatcentral.db.embedded import start_embedded
+from chatcentral.db.engine import make_engine, make_sync_engine, plain_url
+from chatcentral.db.migrations import upgrade_central
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _with_database(url: str, name: str) -> str:
+    return make_url(plain_url(url)).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    external = os.environ.get("DATABASE_URL")
+    if external:
+        yield external
+        return
+    server = start_embedded(
+        tmp_path_factory.mktemp("embedded"), ephemeral=True, database="postgres"
+    )
+    yield server.admin_url()
+    server.stop()
+
+
+def _admin(url: str) -> psycopg.Connection:
+    return psycopg.connect(plain_url(url), autocommit=True)
+
+
+@pytest.fixture(scope="session")
+def template_db(pg_admin_url: str) -> Iterator[str]:
+    """A database with the central schema at head, cloned for each test."""
+    name = f"cc_tpl_{os.getpid()}"
+    with _admin(pg_admin_url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    engine = make_sync_engine(_with_database(pg_admin_url, name))
+    with engine.begin() as conn:
+        upgrade_central(conn)
+    engine.dispose()
+    yield name
+    with _admin(pg_admin_url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def db_url(pg_admin_url: str, template_db: str) -> Iterator[str]:
+    """URL of a fresh database of this test's own, central schema already at head."""
+    name = f"cc_test_{uuid.uuid4().hex[:12]}"
+    with _admin(pg_admin_url) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}" STRATEGY FILE_COPY')
+    yield _with_database(pg_admin_url, name)
+    with _admin(pg_admin_url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def sync_engine(db_url: str) -> Iterator[Engine]:
+    engine = make_sync_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+async def async_engine(db_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(db_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    """Settings that ignore any developer .env, pointed at this test's database."""
+    return load_settings(
+        _env_file=None,
+        database_url=db_url,
+        whatsapp_app_secret="test-app-secret",
+        whatsapp_verify_token="test-verify-token",
+        whatsapp_access_token="test-access-token",
+        chatcentral_token_key="pHHup6HjPwr7brnoGgfj4UslQelAD1i5bAVA7-5qvgU=",
+    )
+
+
+@pytest.fixture
+def cli_env(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Environment for calling the CLI in-process against this test's database."""
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    get_settings.cache_clear()
+    yield db_url
+    get_settings.cache_clear()

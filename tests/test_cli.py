@@ -1,0 +1,144 @@
+"""The `chatcentral` command as an operator uses it: clear output, one-line refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+
+from chatcentral.cli import main
+from chatcentral.models.central import AuditLog, Tenant
+from chatcentral.resources import resource_dir
+
+CREATE = [
+    "tenant",
+    "create",
+    "--slug",
+    "verduleria-don-pepe",
+    "--name",
+    "Verdulería Don Pepe",
+    "--phone-number-id",
+    "5550001",
+    "--display-phone",
+    "+52 33 1234 5678",
+    "--flow",
+    "grocery",
+    "--admin-phone",
+    "+52 33 8765 4321",
+    "--admin-phone",
+    "3311112222",
+]
+
+
+def _one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    return err
+
+
+def test_tenant_create_list_deactivate(
+    cli_env: str, sync_engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    catalog = resource_dir("flows") / "catalogs" / "grocery.csv"
+    assert main([*CREATE, "--plan", "complete", "--catalog", str(catalog)]) == 0
+    assert "created tenant verduleria-don-pepe" in capsys.readouterr().out
+
+    assert main(["tenant", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert "verduleria-don-pepe" in listing and "complete" in listing and "yes" in listing
+
+    assert main(["tenant", "deactivate", "verduleria-don-pepe"]) == 0
+    with sync_engine.connect() as conn:
+        tenant = conn.execute(select(Tenant).where(Tenant.slug == "verduleria-don-pepe")).one()
+        actions = conn.execute(select(AuditLog.action).order_by(AuditLog.id)).scalars().all()
+    assert tenant.active is False
+    assert tenant.admin_phones == ["+523387654321", "+523311112222"]
+    assert actions == ["tenant.create", "tenant.deactivate"]
+
+
+def test_duplicates_exit_non_zero_with_one_line(
+    cli_env: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(CREATE) == 0
+    capsys.readouterr()
+    assert main(CREATE) == 1
+    assert _one_line_error(capsys) == (
+        "chatcentral: error: slug 'verduleria-don-pepe' is already taken"
+    )
+    other = [*CREATE]
+    other[other.index("verduleria-don-pepe")] = "otra"
+    assert main(other) == 1
+    assert "phone-number-id 5550001 already belongs to tenant" in _one_line_error(capsys)
+
+
+def test_bad_csv_row_is_rejected_with_its_line_and_nothing_is_made(
+    cli_env: str, sync_engine: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    csv = tmp_path / "catalogo.csv"
+    csv.write_text(
+        "name,category,price,unit,description,stock,active\n"
+        "Manzana,Frutas,40.00,KG,,,true\n"
+        "Pera,Frutas,cuarenta,KG,,,true\n",
+        encoding="utf-8",
+    )
+    assert main([*CREATE, "--catalog", str(csv)]) == 1
+    assert _one_line_error(capsys).endswith(
+        "catalogo.csv:3: price 'cuarenta' is not a number like 23.50"
+    )
+    with sync_engine.connect() as conn:
+        assert conn.execute(select(Tenant.id)).all() == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["tenant", "create", "--slug", "x"], "the following arguments are required"),
+        ([*CREATE[:-4], "--flow", "pizza"], "invalid choice: 'pizza'"),
+        (["run", "--port", "http"], "'http' is not a whole number"),
+        (["run", "--port", "70000"], "not between 0 and 65535"),
+        (["migrate", "--workers", "0"], "must be 1 or more"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(
+    argv: list[str], fragment: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(argv)
+    assert caught.value.code == 2
+    assert fragment in _one_line_error(capsys)
+
+
+def test_bad_values_exit_non_zero_with_one_line(
+    cli_env: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad_slug = [*CREATE]
+    bad_slug[bad_slug.index("verduleria-don-pepe")] = "Don Pepe"
+    assert main(bad_slug) == 1
+    assert "invalid slug 'Don Pepe'" in _one_line_error(capsys)
+    assert main(["tenant", "deactivate", "nadie"]) == 1
+    assert _one_line_error(capsys) == "chatcentral: error: no tenant with slug 'nadie'"
+    assert main([*CREATE, "--access-token-env", "NO_SUCH_VARIABLE_HERE"]) == 1
+    assert "NO_SUCH_VARIABLE_HERE is empty or unset" in _one_line_error(capsys)
+
+
+def test_a_bad_setting_stops_the_command_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from chatcentral.config import get_settings
+
+    monkeypatch.setenv("DATABASE_URL", "mysql://nope")
+    get_settings.cache_clear()
+    try:
+        assert main(["tenant", "list"]) == 2
+    finally:
+        get_settings.cache_clear()
+    assert _one_line_error(capsys).startswith("chatcentral: error: DATABASE_URL:")
+
+
+def test_migrate_command_reports_counts(cli_env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(CREATE) == 0
+    assert main(["migrate", "--workers", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "0 upgraded, 1 already current, 0 failed" in out
