@@ -142,3 +142,28 @@ def test_migrate_command_reports_counts(cli_env: str, capsys: pytest.CaptureFixt
     assert main(["migrate", "--workers", "1"]) == 0
     out = capsys.readouterr().out
     assert "0 upgraded, 1 already current, 0 failed" in out
+
+
+def test_provision_script_wraps_tenant_create(cli_env: str, sync_engine: Engine) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    args = CREATE[2:]  # without "tenant create"
+    done = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "provision_tenant.py"), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "created tenant verduleria-don-pepe" in done.stdout
+    again = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "provision_tenant.py"), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert again.returncode == 1
+    assert again.stderr.strip() == "chatcentral: error: slug 'verduleria-don-pepe' is already taken"
