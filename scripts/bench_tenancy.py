@@ -70,10 +70,25 @@ def bench_provision(url: str, runs: int) -> list[float]:
 def bench_cli_create(url: str) -> float:
     catalog = resource_dir("flows") / "catalogs" / "grocery.csv"
     command = [
-        sys.executable, "-m", "chatcentral.cli", "tenant", "create", "--slug", "cli-bench",
-        "--name", "CLI bench", "--phone-number-id", "8000000001", "--display-phone",
-        "+52 55 1234 5678", "--flow", "grocery", "--admin-phone", "+52 55 8765 4321",
-        "--catalog", str(catalog),
+        sys.executable,
+        "-m",
+        "chatcentral.cli",
+        "tenant",
+        "create",
+        "--slug",
+        "cli-bench",
+        "--name",
+        "CLI bench",
+        "--phone-number-id",
+        "8000000001",
+        "--display-phone",
+        "+52 55 1234 5678",
+        "--flow",
+        "grocery",
+        "--admin-phone",
+        "+52 55 8765 4321",
+        "--catalog",
+        str(catalog),
     ]
     env = {**os.environ, "DATABASE_URL": url}
     started = time.perf_counter()
