@@ -142,7 +142,8 @@ def main() -> None:
         p95 = sorted(times)[max(0, int(len(times) * 0.95) - 1)]
         print(
             f"provision one tenant (26 products), in process, {len(times)} runs: "
-            f"median {median * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, max {max(times) * 1000:.0f} ms"
+            f"median {median * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, "
+            f"max {max(times) * 1000:.0f} ms"
             f" -> {PROVISION_GOAL_S / median:.1f}x under the {PROVISION_GOAL_S:.0f} s goal"
         )
         cli = bench_cli_create(_fresh_database(admin_url, "bench_cli"))
