@@ -9,12 +9,15 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 from sqlalchemy import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
 
 from chatcentral.config import Settings, get_settings, load_settings
 from chatcentral.db.embedded import start_embedded
@@ -22,6 +25,7 @@ from chatcentral.db.engine import make_engine, make_sync_engine, plain_url
 from chatcentral.db.migrations import upgrade_central
 
 REPO = Path(__file__).resolve().parents[1]
+APP_SECRET = "test-app-secret"
 
 
 def _with_database(url: str, name: str) -> str:
@@ -92,7 +96,7 @@ def settings(db_url: str) -> Settings:
     return load_settings(
         _env_file=None,
         database_url=db_url,
-        whatsapp_app_secret="test-app-secret",
+        whatsapp_app_secret=APP_SECRET,
         whatsapp_verify_token="test-verify-token",
         whatsapp_access_token="test-access-token",
         chatcentral_token_key="pHHup6HjPwr7brnoGgfj4UslQelAD1i5bAVA7-5qvgU=",
@@ -106,3 +110,47 @@ def cli_env(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     get_settings.cache_clear()
     yield db_url
     get_settings.cache_clear()
+
+
+@dataclass(frozen=True)
+class ProvisionedShop:
+    id: int
+    schema: str
+    phone_number_id: str
+
+
+@pytest.fixture
+def shops(sync_engine: Engine) -> dict[str, ProvisionedShop]:
+    """Two provisioned shops: a grocery store and a water company."""
+    from chatcentral.resources import resource_dir
+    from chatcentral.tenancy.catalog import read_catalog
+    from chatcentral.tenancy.provisioning import provision_tenant
+    from tests.factories import spec
+
+    catalogs = resource_dir("flows") / "catalogs"
+    grocery = provision_tenant(
+        sync_engine, spec("tienda", "1110001"), read_catalog(catalogs / "grocery.csv")
+    )
+    water = provision_tenant(
+        sync_engine,
+        spec("agua", "2220002", flow="water_delivery"),
+        read_catalog(catalogs / "water_delivery.csv"),
+    )
+    return {
+        "grocery": ProvisionedShop(grocery.id, grocery.schema, "1110001"),
+        "water": ProvisionedShop(water.id, water.schema, "2220002"),
+    }
+
+
+@pytest.fixture
+async def app_client(
+    settings: Settings, async_engine: AsyncEngine
+) -> AsyncIterator[tuple[httpx.AsyncClient, Starlette]]:
+    """The real app (dispatcher off: tests drive it) and a client speaking to it in process."""
+    from chatcentral.app import create_app
+
+    app = create_app(settings, engine=async_engine, dispatcher=False)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield client, app

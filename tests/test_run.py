@@ -17,7 +17,13 @@ from chatcentral.models.central import Tenant
 
 
 def _start(db_url: str, tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
-    env = {**os.environ, "DATABASE_URL": db_url, "CHATCENTRAL_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "CHATCENTRAL_LOG_LEVEL": "WARNING",
+        "WHATSAPP_APP_SECRET": "run-secret",
+        "WHATSAPP_VERIFY_TOKEN": "run-verify",
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "chatcentral.cli", "run", "--port", "0", *args],
         cwd=tmp_path,  # no developer .env is picked up
@@ -78,3 +84,20 @@ def test_run_serves_health_and_provisions_demo_shops(
         _stop(proc)
     with sync_engine.connect() as conn:
         assert len(conn.execute(select(Tenant.id)).all()) == 2
+
+
+def test_run_without_the_app_secret_stops_naming_the_variable(db_url: str, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WHATSAPP_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "chatcentral.cli", "run", "--port", "0"],
+        cwd=tmp_path,
+        env={**env, "DATABASE_URL": db_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "chatcentral: error: WHATSAPP_APP_SECRET is not set (environment or .env)"
+    )

@@ -1,20 +1,36 @@
-"""The Starlette application: health and readiness now; the webhook joins it later."""
+"""The Starlette application: the webhook, health, readiness and metrics.
+
+`create_app` is the composition root: it builds the engine, the tenant directory, the
+webhook processor and (unless disabled) the outbox dispatcher, and wires the LISTEN
+connection that wakes the dispatcher and invalidates cached shops.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from chatcentral.config import Settings, get_settings
+from chatcentral.conversation.service import ConversationService
 from chatcentral.db.engine import make_engine
+from chatcentral.db.listener import OUTBOX_CHANNEL, TENANTS_CHANNEL, Listener
+from chatcentral.outbox.dispatcher import Dispatcher
+from chatcentral.tenancy.directory import TenantDirectory
+from chatcentral.webhook.processor import WebhookProcessor
+from chatcentral.webhook.routes import receive, verify_handshake
+from chatcentral.whatsapp.graph import GraphClient
 
 log = logging.getLogger(__name__)
 
@@ -36,28 +52,69 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok", "database": "up"})
 
 
-def create_app(settings: Settings | None = None, engine: AsyncEngine | None = None) -> Starlette:
+async def metrics(request: Request) -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def create_app(
+    settings: Settings | None = None,
+    engine: AsyncEngine | None = None,
+    *,
+    dispatcher: bool = True,
+    graph_transport: httpx.AsyncBaseTransport | None = None,
+) -> Starlette:
     """Build the app. Without an engine, one is made from DATABASE_URL at start-up."""
     settings = settings or get_settings()
-    owns_engine = engine is None
+    settings.require("whatsapp_app_secret", "whatsapp_verify_token")
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        owned = engine is None
         if engine is None:
             settings.require("database_url")
             assert settings.database_url is not None
-            app.state.engine = make_engine(settings.database_url, settings)
+            db = make_engine(settings.database_url, settings)
         else:
-            app.state.engine = engine
+            db = engine
+        directory = TenantDirectory(db)
+        app.state.engine = db
+        app.state.directory = directory
+        app.state.processor = WebhookProcessor(
+            db, directory, ConversationService(mark_read=settings.chatcentral_mark_read)
+        )
+        graph = GraphClient(
+            settings.whatsapp_api_base_url,
+            settings.whatsapp_api_version,
+            transport=graph_transport,
+        )
+        outbox = Dispatcher(db, graph, settings)
+        app.state.dispatcher = outbox
+        listener = Listener(
+            db.url.render_as_string(hide_password=False),
+            {TENANTS_CHANNEL: directory.invalidate, OUTBOX_CHANNEL: outbox.wake},
+        )
+        listener.start()
+        stop = asyncio.Event()
+        task = asyncio.create_task(outbox.run(stop), name="dispatcher") if dispatcher else None
         try:
             yield
         finally:
-            if owns_engine:
-                await app.state.engine.dispose()
+            stop.set()
+            if task is not None:
+                # A dispatcher stuck in a slow send is cancelled: its rows stay pending.
+                with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                    await asyncio.wait_for(task, timeout=10)
+            await listener.stop()
+            await graph.aclose()
+            if owned:
+                await db.dispose()
 
     routes = [
+        Route("/webhook", verify_handshake, methods=["GET"]),
+        Route("/webhook", receive, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.settings = settings

@@ -73,6 +73,9 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--demo", action="store_true", help="provision the demo shops if absent")
     run.set_defaults(handler=_cmd_run)
 
+    worker = commands.add_parser("worker", help="run the outbox dispatcher alone (scale-out)")
+    worker.set_defaults(handler=_cmd_worker)
+
     migrate = commands.add_parser("migrate", help="upgrade central and every tenant schema")
     migrate.add_argument("--workers", type=_positive, default=None)
     migrate.set_defaults(handler=_cmd_migrate)
@@ -164,6 +167,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from chatcentral.tenancy.demo import ensure_demo_tenants
 
     settings = get_settings()
+    settings.require("whatsapp_app_secret", "whatsapp_verify_token")
     _setup_logging(settings)
     with _admin_engine(settings) as engine:
         if args.demo:
@@ -190,6 +194,28 @@ def _cmd_run(args: argparse.Namespace) -> int:
         Multiprocess(config, sockets=[sock]).run()
     else:
         server.run(sockets=[sock])
+    return 0
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    import asyncio
+    import signal
+
+    from chatcentral.outbox.worker import run_worker
+
+    settings = get_settings()
+    _setup_logging(settings)
+    with _admin_engine(settings) as engine:
+        url = engine.url.render_as_string(hide_password=False)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await run_worker(url, settings, stop)
+
+    asyncio.run(main())
     return 0
 
 

@@ -152,3 +152,19 @@ class Outbox(CentralBase):
             postgresql_where=text("status = 'pending'"),
         ),
     )
+
+
+class UnhandledUpdate(CentralBase):
+    """Webhook content the bot does not act on (other fields, unknown numbers, unparseable
+    items), kept raw for inspection: Meta offers no API to fetch past webhooks."""
+
+    __tablename__ = "unhandled_updates"
+
+    id: Mapped[int] = _pk()
+    phone_number_id: Mapped[str | None] = mapped_column(Text)
+    field: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    received_at: Mapped[datetime] = _now()
+
+    __table_args__ = (Index("ix_unhandled_updates_received", "received_at"),)

@@ -269,6 +269,25 @@ class Message(TenantBase):
     )
 
 
+class MessageStatus(TenantBase):
+    """Each status webhook once: (wamid, status) is unique, so Meta's retries are no-ops.
+
+    Rows may arrive before the dispatcher has stored the wamid on its message; the
+    dispatcher reads them back when it does.
+    """
+
+    __tablename__ = "message_statuses"
+
+    id: Mapped[int] = _pk()
+    wamid: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text)
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    occurred_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = _now()
+
+    __table_args__ = (Index("uq_message_statuses_wamid_status", "wamid", "status", unique=True),)
+
+
 class Handoff(TenantBase):
     """A customer asked for a person; open until staff close it or the customer leaves."""
 

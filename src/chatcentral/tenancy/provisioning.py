@@ -21,6 +21,7 @@ from chatcentral.models.tenant import Category, Product
 from chatcentral.phones import InvalidPhone, normalize_phone
 from chatcentral.tenancy.catalog import CatalogItem
 from chatcentral.tenancy.naming import InvalidSlug, quoted_schema, schema_for
+from chatcentral.tenancy.registry import announce_change
 from chatcentral.tenancy.secrets import encrypt_token
 
 FLOWS = ("grocery", "water_delivery")
@@ -144,6 +145,7 @@ def provision_tenant(
                 )
                 .returning(Tenant.id)
             ).scalar_one()
+            announce_change(conn, spec.slug)
             conn.execute(
                 insert(AuditLog).values(
                     tenant_id=tenant_id,

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 
+from chatcentral.db.listener import TENANTS_CHANNEL
 from chatcentral.models.central import AuditLog, Plan, Tenant
 
 
 class UnknownTenant(LookupError):
     pass
+
+
+def announce_change(conn: Connection, slug: str) -> None:
+    """Tell every process to drop its cached copy of this shop (sent at commit)."""
+    number = conn.execute(select(Tenant.phone_number_id).where(Tenant.slug == slug)).scalar()
+    conn.execute(select(func.pg_notify(TENANTS_CHANNEL, number or "")))
 
 
 @dataclass(frozen=True)
@@ -57,5 +64,6 @@ def set_active(engine: Engine, slug: str, active: bool, *, actor: str = "cli") -
         ).scalar_one_or_none()
         if tenant_id is None:
             raise UnknownTenant(f"no tenant with slug {slug!r}")
+        announce_change(conn, slug)
         action = "tenant.activate" if active else "tenant.deactivate"
         conn.execute(insert(AuditLog).values(tenant_id=tenant_id, actor=actor, action=action))

@@ -1,0 +1,40 @@
+"""Prometheus metrics. Labels never carry tenant or customer ids (unbounded cardinality)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+WEBHOOK_REQUESTS = Counter(
+    "chatcentral_webhook_requests_total", "POST /webhook answers by outcome", ["outcome"]
+)
+WEBHOOK_LATENCY = Histogram(
+    "chatcentral_webhook_seconds",
+    "Time from request to acknowledgement of POST /webhook",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+INBOUND_MESSAGES = Counter(
+    "chatcentral_inbound_messages_total", "Inbound messages by outcome", ["outcome"]
+)
+STATUS_UPDATES = Counter(
+    "chatcentral_status_updates_total", "Status webhooks applied, by status", ["status"]
+)
+UNKNOWN_NUMBERS = Counter(
+    "chatcentral_unknown_phone_number_total",
+    "Changes for a phone_number_id that is unknown or inactive",
+    ["reason"],
+)
+UNHANDLED_UPDATES = Counter(
+    "chatcentral_unhandled_updates_total", "Updates stored raw for inspection", ["reason"]
+)
+OUTBOX_SENT = Counter("chatcentral_outbox_sent_total", "Graph API calls accepted", ["kind"])
+OUTBOX_RETRIES = Counter(
+    "chatcentral_outbox_retries_total", "Graph API calls scheduled for retry", ["reason"]
+)
+OUTBOX_FAILED = Counter(
+    "chatcentral_outbox_failed_total", "Graph API calls failed for good (alerted)", ["code"]
+)
+OUTBOX_SEND_SECONDS = Histogram(
+    "chatcentral_outbox_send_seconds",
+    "Graph API call duration",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)

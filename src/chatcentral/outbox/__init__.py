@@ -1,0 +1,1 @@
+"""Outbound delivery: the transactional outbox, its dispatcher, and delivery statuses."""

@@ -1,0 +1,1 @@
+"""The single dynamic `/webhook`: Meta's handshake, signed POSTs, routing to shops."""

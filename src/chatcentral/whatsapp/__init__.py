@@ -1,0 +1,1 @@
+"""The WhatsApp Cloud API edge: payload models, signatures, outbound builders, Graph client."""
