@@ -365,3 +365,23 @@ async def test_nul_characters_are_kept_visible_not_crashing_postgres(
             text("SELECT body->'text'->>'body' FROM tenant_tienda.messages WHERE direction='in'")
         ).scalar_one()
     assert body == "ho\ufffdla"
+
+
+async def test_a_deactivated_shop_is_dropped_from_the_cache_by_notify(
+    app_client: Client, shops: dict[str, ProvisionedShop], sync_engine: Engine
+) -> None:
+    from chatcentral.tenancy.registry import set_active
+
+    client, app = app_client
+    await app.state.listener.connected.wait()
+    assert (await post(client, cloud.message_from("2220002", "525500000001", "hola"))).is_success
+    set_active(sync_engine, "agua", False)  # cached for 30 s unless the NOTIFY arrives
+    ignored = False
+    for attempt in range(40):
+        before = count(sync_engine, "SELECT count(*) FROM tenant_agua.messages")
+        await post(client, cloud.message_from("2220002", f"5255000001{attempt:02d}", "hola"))
+        if count(sync_engine, "SELECT count(*) FROM tenant_agua.messages") == before:
+            ignored = True
+            break
+        await asyncio.sleep(0.05)
+    assert ignored

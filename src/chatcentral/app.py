@@ -94,6 +94,7 @@ def create_app(
             {TENANTS_CHANNEL: directory.invalidate, OUTBOX_CHANNEL: outbox.wake},
         )
         listener.start()
+        app.state.listener = listener
         stop = asyncio.Event()
         task = asyncio.create_task(outbox.run(stop), name="dispatcher") if dispatcher else None
         try:
