@@ -14,15 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, func, insert, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chatcentral.conversation import engine as conversation_engine
+from chatcentral.conversation import store
 from chatcentral.conversation.events import event_from
-from chatcentral.db.listener import OUTBOX_CHANNEL
-from chatcentral.models.central import Outbox
-from chatcentral.models.tenant import Customer, CustomerSession, Message
 from chatcentral.phones import InvalidPhone, normalize_phone, wa_id_of
 from chatcentral.tenancy.directory import Shop
 from chatcentral.whatsapp import outbound
@@ -94,172 +91,46 @@ class ConversationService:
         sent_at = datetime.fromtimestamp(message.timestamp, tz=UTC)
         async with tenant_engine.connect() as conn:
             transaction = await conn.begin()
-            customer_id = await _upsert_customer(conn, identity)
-            message_id = await _record_inbound(conn, customer_id, message, raw)
+            customer_id = await store.touch_customer(
+                conn, identity.wa_id, identity.bsuid, identity.name
+            )
+            message_id = await store.record_inbound(
+                conn, customer_id, message.id, message.type, raw, sent_at
+            )
             if message_id is None:
                 await transaction.rollback()
                 return Outcome.DUPLICATE
-            session = await _lock_session(conn, customer_id)
+            session = await store.lock_session(conn, customer_id)
             if session.last_message_at is not None and sent_at < session.last_message_at:
-                await conn.execute(
-                    update(Message).where(Message.id == message_id).values(status="stale")
-                )
+                await store.mark_stale(conn, message_id)
                 await transaction.commit()
                 return Outcome.STALE
             state, context = _current(session)
             decision = conversation_engine.decide(shop, state, context, event_from(message))
-            await self._queue_replies(conn, shop, identity, customer_id, message, decision)
-            await conn.execute(
-                update(CustomerSession)
-                .where(CustomerSession.id == session.id)
-                .values(
-                    state=decision.state,
-                    context=decision.context,
-                    version=CustomerSession.version + 1,
-                    last_message_at=func.greatest(CustomerSession.last_message_at, sent_at),
-                    updated_at=func.now(),
-                    expires_at=func.now() + _session_timeout(shop),
+            for reply in decision.replies:
+                payload = outbound.envelope(reply, **identity.address)
+                await store.queue_reply(
+                    conn, shop.id, customer_id, identity.recipient_key, reply, payload
                 )
+            if decision.replies and self._mark_read:
+                # Same recipient queue: it goes out right after the replies, never before.
+                await store.queue_call(
+                    conn,
+                    shop.id,
+                    "mark_read",
+                    identity.recipient_key,
+                    outbound.mark_read(message.id),
+                )
+            await store.save_session(
+                conn,
+                session.id,
+                decision.state,
+                decision.context,
+                sent_at,
+                _session_timeout(shop),
             )
             await transaction.commit()
         return Outcome.HANDLED
-
-    async def _queue_replies(
-        self,
-        conn: AsyncConnection,
-        shop: Shop,
-        identity: Identity,
-        customer_id: int,
-        message: InboundMessage,
-        decision: conversation_engine.Decision,
-    ) -> None:
-        if not decision.replies:
-            return
-        rows = await conn.execute(
-            insert(Message).returning(Message.id, sort_by_parameter_order=True),
-            [
-                {
-                    "customer_id": customer_id,
-                    "direction": "out",
-                    "type": reply.get("type", "unknown"),
-                    "body": reply,
-                    "status": "queued",
-                }
-                for reply in decision.replies
-            ],
-        )
-        ids = [row.id for row in rows]
-        outbox = [
-            {
-                "tenant_id": shop.id,
-                "kind": "message",
-                "recipient": identity.recipient_key,
-                "payload": outbound.envelope(reply, **identity.address),
-                "message_id": message_id,
-            }
-            for reply, message_id in zip(decision.replies, ids, strict=True)
-        ]
-        if self._mark_read:
-            # Same recipient queue: it goes out right after the reply, never before it.
-            outbox.append(
-                {
-                    "tenant_id": shop.id,
-                    "kind": "mark_read",
-                    "recipient": identity.recipient_key,
-                    "payload": outbound.mark_read(message.id),
-                    "message_id": None,
-                }
-            )
-        await conn.execute(insert(Outbox), outbox)
-        await conn.execute(select(func.pg_notify(OUTBOX_CHANNEL, "")))
-
-
-async def _upsert_customer(conn: AsyncConnection, identity: Identity) -> int:
-    """Find the customer by BSUID or phone, linking the two when both arrive."""
-    now = func.now()
-    keys = []
-    if identity.bsuid:
-        keys.append(Customer.bsuid == identity.bsuid)
-    if identity.wa_id:
-        keys.append(Customer.wa_id == identity.wa_id)
-    found = (
-        await conn.execute(select(Customer.id, Customer.wa_id, Customer.bsuid).where(or_(*keys)))
-    ).all()
-    if not found:
-        created = (
-            await conn.execute(
-                pg_insert(Customer)
-                .values(
-                    wa_id=identity.wa_id,
-                    bsuid=identity.bsuid,
-                    name=identity.name,
-                    last_inbound_at=now,
-                )
-                .on_conflict_do_nothing()
-                .returning(Customer.id)
-            )
-        ).scalar()
-        if created is not None:
-            return int(created)
-        # A concurrent message from the same new customer created the row first.
-        return await _upsert_customer(conn, identity)
-    # Prefer the row keyed on the business-scoped id when identities were split.
-    row = next((r for r in found if identity.bsuid and r.bsuid == identity.bsuid), found[0])
-    if len(found) > 1:
-        log.warning("customer identities split across rows %s", [r.id for r in found])
-    values: dict[str, Any] = {"last_inbound_at": now}
-    if identity.name:
-        values["name"] = identity.name
-    if identity.bsuid and row.bsuid is None:
-        values["bsuid"] = identity.bsuid
-    if identity.wa_id and row.wa_id is None and len(found) == 1:
-        values["wa_id"] = identity.wa_id
-    await conn.execute(update(Customer).where(Customer.id == row.id).values(**values))
-    return int(row.id)
-
-
-async def _record_inbound(
-    conn: AsyncConnection, customer_id: int, message: InboundMessage, raw: dict[str, Any]
-) -> int | None:
-    inserted = await conn.execute(
-        pg_insert(Message)
-        .values(
-            customer_id=customer_id,
-            direction="in",
-            wamid=message.id,
-            type=message.type,
-            body=raw,
-            status="received",
-            sent_at=datetime.fromtimestamp(message.timestamp, tz=UTC),
-        )
-        .on_conflict_do_nothing(index_elements=[Message.wamid])
-        .returning(Message.id)
-    )
-    value = inserted.scalar()
-    return int(value) if value is not None else None
-
-
-_SESSION_COLUMNS = (
-    CustomerSession.id,
-    CustomerSession.state,
-    CustomerSession.context,
-    CustomerSession.last_message_at,
-    CustomerSession.expires_at,
-)
-
-
-async def _lock_session(conn: AsyncConnection, customer_id: int) -> Row[Any]:
-    """The customer's session row, locked until commit; created on first contact."""
-    query = select(*_SESSION_COLUMNS).where(CustomerSession.customer_id == customer_id)
-    row = (await conn.execute(query.with_for_update())).first()
-    if row is not None:
-        return row
-    await conn.execute(
-        pg_insert(CustomerSession)
-        .values(customer_id=customer_id, state="new", context={})
-        .on_conflict_do_nothing(index_elements=[CustomerSession.customer_id])
-    )
-    return (await conn.execute(query.with_for_update())).one()
 
 
 def _current(session: Row[Any]) -> tuple[str, dict[str, Any]]:
