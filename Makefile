@@ -31,8 +31,10 @@ format:
 run: .env ## serve on 127.0.0.1:8000 with the demo shops
 	$(BIN)/chatcentral run --host 127.0.0.1 --port 8000 --demo
 
-bench: ## provisioning and migration benchmarks (prints figures)
+bench: ## provisioning, migration and webhook load benchmarks (prints figures)
 	$(BIN)/python scripts/bench_tenancy.py
+	$(BIN)/python scripts/load_webhooks.py --messages 4000 --concurrency 32
+	$(BIN)/python scripts/load_webhooks.py --messages 2000 --statuses 3 --concurrency 32
 
 clean:
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis

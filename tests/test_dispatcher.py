@@ -390,3 +390,19 @@ async def test_the_running_app_dispatches_when_notified(
                 await asyncio.sleep(0.05)
     assert route.call_count == 2
     assert [r.status for r in outbox_rows(sync_engine)] == ["sent", "sent"]
+
+
+async def test_a_status_naming_an_inbound_message_changes_nothing(
+    app_client: Client, shops: dict[str, ProvisionedShop], sync_engine: Engine
+) -> None:
+    client, _ = app_client
+    await post(client, cloud.message_from("1110001", "525512345678", "hola", id="wamid.MINE"))
+    await post(
+        client,
+        cloud.envelope(cloud.change("1110001", statuses=[cloud.status("wamid.MINE", "failed")])),
+    )
+    with sync_engine.connect() as conn:
+        status = conn.execute(
+            text("SELECT status FROM tenant_tienda.messages WHERE wamid = 'wamid.MINE'")
+        ).scalar_one()
+    assert status == "received"

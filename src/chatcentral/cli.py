@@ -169,6 +169,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     settings = get_settings()
     settings.require("whatsapp_app_secret", "whatsapp_verify_token")
     _setup_logging(settings)
+    if settings.whatsapp_access_token is None:
+        log.warning("WHATSAPP_ACCESS_TOKEN is not set: shops without their own token cannot send")
     with _admin_engine(settings) as engine:
         if args.demo:
             for line in ensure_demo_tenants(engine):

@@ -99,6 +99,7 @@ def _advance(best: list[tuple[str, str, int | None]]) -> Any:
     return (
         update(Message)
         .where(Message.wamid == incoming.c.wamid)
+        .where(Message.direction == "out")  # an inbound wamid never takes delivery statuses
         .where(rank_of(Message.status) < rank_of(incoming.c.status))
         .values(
             status=incoming.c.status,
