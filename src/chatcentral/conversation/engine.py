@@ -1,19 +1,20 @@
-"""The decision function: (shop, state, context, event) → new state, context, replies, effects.
-
-No I/O happens here, so every flow is testable without a database. This first version
-answers every message with the main menu; the flows issue replaces the body, not the shape.
-"""
+"""The decision function: (shop, state, context, event, facts) → state, context, replies,
+effects. No I/O: when a fact is missing the decision says which, and nothing else."""
 
 from __future__ import annotations
 
+import copy
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from chatcentral.conversation.events import REACTION, Event
+from chatcentral.conversation.events import Event
+from chatcentral.conversation.facts import Facts, MissingFacts
+from chatcentral.conversation.flow import FlowSpec, effective, shipped_flow
+from chatcentral.conversation.machine import EXPIRED, MAIN_MENU, NEW, Conversation
 from chatcentral.tenancy.directory import Shop
-from chatcentral.whatsapp import outbound
 
-MAIN_MENU = "main_menu"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -30,27 +31,40 @@ class Decision:
     context: dict[str, Any]
     replies: list[dict[str, Any]]
     effects: list[Effect] = field(default_factory=list)
+    needs: frozenset[str] = frozenset()
+    session_minutes: int = 30
 
 
-def decide(shop: Shop, state: str, context: dict[str, Any], event: Event) -> Decision:
-    if event.kind == REACTION:
-        return Decision(state=state, context=context, replies=[])
-    return Decision(state=MAIN_MENU, context=context, replies=[main_menu(shop)])
-
-
-def main_menu(shop: Shop) -> dict[str, Any]:
-    return outbound.list_message(
-        f"¡Hola! Bienvenido a {shop.name}. ¿Qué te gustaría hacer?",
-        "Ver opciones",
-        [
-            outbound.Section(
-                title="Menú principal",
-                rows=[
-                    outbound.Row("menu:catalog", "Ver catálogo"),
-                    outbound.Row("menu:order", "Hacer un pedido"),
-                    outbound.Row("menu:status", "Estado de pedido"),
-                    outbound.Row("menu:agent", "Hablar con un asesor"),
-                ],
-            )
-        ],
+def decide(
+    shop: Shop,
+    state: str,
+    context: dict[str, Any],
+    event: Event,
+    facts: Facts,
+    flow: FlowSpec | None = None,
+) -> Decision:
+    flow = flow or shipped_flow(shop.flow)
+    settings, texts = effective(flow, shop.settings)
+    known = {s.name for s in flow.states}
+    if state not in known and state not in (NEW, EXPIRED):
+        state = MAIN_MENU  # a state this flow no longer has: start from the menu
+    convo = Conversation(flow, settings, texts, shop, state, copy.deepcopy(context), facts)
+    try:
+        convo.handle(event)
+        convo.flush()
+    except MissingFacts as missing:
+        return Decision(state, context, [], needs=missing.kinds)
+    except LookupError as exc:
+        # The catalog changed under the conversation (a product was removed): start over.
+        log.info("shop %s: conversation reset (%s)", shop.slug, exc)
+        convo = Conversation(flow, settings, texts, shop, MAIN_MENU, {}, facts)
+        convo.say("error.changed")
+        convo.enter(MAIN_MENU)
+        convo.flush()
+    return Decision(
+        state=convo.state,
+        context=convo.context,
+        replies=convo.replies,
+        effects=[Effect(kind, data) for kind, data in convo.effects],
+        session_minutes=settings.session_timeout_minutes,
     )

@@ -15,19 +15,21 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from chatcentral.conversation import effects, store
 from chatcentral.conversation import engine as conversation_engine
-from chatcentral.conversation import store
-from chatcentral.conversation.events import event_from
+from chatcentral.conversation.engine import Decision
+from chatcentral.conversation.events import Event, event_from
+from chatcentral.conversation.facts import Facts
+from chatcentral.conversation.facts_loader import FactsLoader
+from chatcentral.conversation.flow import effective, shipped_flow
 from chatcentral.phones import InvalidPhone, normalize_phone, wa_id_of
 from chatcentral.tenancy.directory import Shop
 from chatcentral.whatsapp import outbound
 from chatcentral.whatsapp.payloads import Contact, InboundMessage
 
 log = logging.getLogger(__name__)
-
-DEFAULT_SESSION_MINUTES = 30
 
 
 class Outcome(enum.Enum):
@@ -76,8 +78,9 @@ def _canonical_wa_id(phone: str) -> str:
 
 
 class ConversationService:
-    def __init__(self, *, mark_read: bool = True) -> None:
+    def __init__(self, *, mark_read: bool = True, loader: FactsLoader | None = None) -> None:
         self._mark_read = mark_read
+        self._loader = loader or FactsLoader()
 
     async def handle(
         self,
@@ -106,13 +109,21 @@ class ConversationService:
                 await transaction.commit()
                 return Outcome.STALE
             state, context = _current(session)
-            decision = conversation_engine.decide(shop, state, context, event_from(message))
-            for reply in decision.replies:
+            turn = _Turn(self._loader, conn, shop, customer_id)
+            decision = await turn.decide(state, context, event_from(message))
+            replies = list(decision.replies)
+            for effect in decision.effects:
+                texts = effective(shipped_flow(shop.flow), shop.settings)[1]
+                outcome = await effects.apply(conn, shop, customer_id, effect, message.id, texts)
+                if outcome is not None:
+                    decision = await turn.decide(decision.state, decision.context, outcome)
+                    replies.extend(decision.replies)
+            for reply in replies:
                 payload = outbound.envelope(reply, **identity.address)
                 await store.queue_reply(
                     conn, shop.id, customer_id, identity.recipient_key, reply, payload
                 )
-            if decision.replies and self._mark_read:
+            if replies and self._mark_read:
                 # Same recipient queue: it goes out right after the replies, never before.
                 await store.queue_call(
                     conn,
@@ -127,20 +138,38 @@ class ConversationService:
                 decision.state,
                 decision.context,
                 sent_at,
-                _session_timeout(shop),
+                timedelta(minutes=decision.session_minutes),
             )
             await transaction.commit()
         return Outcome.HANDLED
 
 
+class _Turn:
+    """Decisions for one message, loading the facts each one asks for."""
+
+    def __init__(
+        self, loader: FactsLoader, conn: AsyncConnection, shop: Shop, customer_id: int
+    ) -> None:
+        self._loader = loader
+        self._conn = conn
+        self._shop = shop
+        self._customer_id = customer_id
+        self._facts = Facts(now=datetime.now(UTC))
+
+    async def decide(self, state: str, context: dict[str, Any], event: Event) -> Decision:
+        for _ in range(4):  # catalog, customer, orders: at most one load each
+            decision = conversation_engine.decide(self._shop, state, context, event, self._facts)
+            if not decision.needs:
+                return decision
+            await self._loader.load(
+                self._conn, self._shop.schema, self._customer_id, self._facts, decision.needs
+            )
+        raise RuntimeError(f"engine kept asking for facts: {sorted(decision.needs)}")
+
+
 def _current(session: Row[Any]) -> tuple[str, dict[str, Any]]:
-    """State and context to decide from; an expired session starts over."""
+    """State and context to decide from; an idle session is handed over as `expired`."""
     expired = session.expires_at is not None and session.expires_at < datetime.now(UTC)
-    if expired:
+    if expired and session.state != "new":
         return "expired", {"previous_state": session.state, "previous": session.context}
     return session.state, dict(session.context or {})
-
-
-def _session_timeout(shop: Shop) -> timedelta:
-    minutes = shop.settings.get("session_timeout_minutes", DEFAULT_SESSION_MINUTES)
-    return timedelta(minutes=int(minutes))

@@ -288,6 +288,23 @@ class MessageStatus(TenantBase):
     __table_args__ = (Index("uq_message_statuses_wamid_status", "wamid", "status", unique=True),)
 
 
+class Notification(TenantBase):
+    """Something the shop's staff must hear about (a new order, a customer asking for a
+    person), recorded in the transaction that caused it and delivered later."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = _pk()
+    kind: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = _now()
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("ix_notifications_pending", "id", postgresql_where=text("delivered_at IS NULL")),
+    )
+
+
 class Handoff(TenantBase):
     """A customer asked for a person; open until staff close it or the customer leaves."""
 

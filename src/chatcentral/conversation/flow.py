@@ -1,0 +1,218 @@
+"""Flow definitions: one YAML file per kind of shop under `flows/`, validated on load.
+
+A flow names its states (each with the view that renders it and the inputs it accepts),
+its transitions (triggers, conditions and actions by name, as `transitions` takes them),
+its settings and every Spanish text. A shop overrides texts and settings in
+`central.tenants.settings` (`{"texts": {...}, "minimum_order": "150.00", ...}`).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from chatcentral.resources import resource_dir
+
+log = logging.getLogger(__name__)
+
+ParseKind = Literal["quantity", "amount", "text", "location", "media", "order", "number"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class InputSpec(_Strict):
+    """One way into a trigger: a tapped id (`cat:*` matches a prefix), typed keywords, or
+    a parsed value (a quantity, an amount, free text, a location pin, a photo)."""
+
+    trigger: str
+    reply: str | None = None
+    keywords: tuple[str, ...] = ()
+    parse: ParseKind | None = None
+
+    @model_validator(mode="after")
+    def _one_way(self) -> InputSpec:
+        if self.reply is None and self.parse is None and not self.keywords:
+            raise ValueError(f"input for {self.trigger!r} needs reply, keywords or parse")
+        return self
+
+
+class SkipSpec(_Strict):
+    """Leave a state at once, by `trigger`, when `when` holds (a step that does not apply)."""
+
+    when: str
+    trigger: str
+    value: str | None = None
+
+
+class StateSpec(_Strict):
+    name: str
+    view: str
+    inputs: tuple[InputSpec, ...] = ()
+    skip: SkipSpec | None = None
+
+
+class TransitionSpec(_Strict):
+    trigger: str
+    source: str | tuple[str, ...]
+    dest: str
+    conditions: tuple[str, ...] = ()
+    unless: tuple[str, ...] = ()
+    prepare: tuple[str, ...] = ()
+    before: tuple[str, ...] = ()
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return (self.source,) if isinstance(self.source, str) else self.source
+
+
+class Zone(_Strict):
+    name: str
+    postal_codes: tuple[str, ...] = ()
+    radius_km: float | None = None
+    fee: Decimal = Decimal("0")
+    minimum_order: Decimal = Decimal("0")
+
+
+class Slot(_Strict):
+    id: str
+    title: str = Field(max_length=24)
+
+
+class Location(_Strict):
+    latitude: float
+    longitude: float
+
+
+class Settings(_Strict):
+    """What a shop may change without touching code."""
+
+    minimum_order: Decimal = Decimal("0")
+    fulfillment: tuple[Literal["delivery", "pickup"], ...] = ("delivery", "pickup")
+    delivery_fee: Decimal = Decimal("0")
+    delivery_zones: tuple[Zone, ...] = ()
+    shop_location: Location | None = None
+    delivery_slots: tuple[Slot, ...] = ()
+    payment_methods: tuple[Literal["cash", "transfer", "card"], ...] = ("cash",)
+    bank_details: str = ""
+    session_timeout_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    jug_deposit: Decimal | None = None
+    # Products whose name contains this word are refills: they need an empty jug back.
+    refill_marker: str | None = None
+    max_quantity: Decimal = Decimal("50")
+    browse_by_category: bool = True
+
+
+class FlowSpec(_Strict):
+    name: str
+    title: str
+    initial: str = "main_menu"
+    settings: Settings = Settings()
+    states: tuple[StateSpec, ...]
+    transitions: tuple[TransitionSpec, ...]
+    texts: dict[str, str]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FlowSpec:
+        names = {state.name for state in self.states}
+        if len(names) != len(self.states):
+            raise ValueError("state names must be unique")
+        if self.initial not in names:
+            raise ValueError(f"initial state {self.initial!r} is not defined")
+        for transition in self.transitions:
+            for named in (*transition.sources, transition.dest):
+                if named not in names:
+                    raise ValueError(f"transition {transition.trigger!r} names unknown {named!r}")
+        for state in self.states:
+            leaving = {t.trigger for t in self.transitions if state.name in t.sources}
+            if state.skip is not None and state.skip.trigger not in leaving:
+                raise ValueError(
+                    f"state {state.name!r}: skip trigger {state.skip.trigger!r} has no transition"
+                )
+            for spec in state.inputs:
+                if spec.trigger not in leaving:
+                    raise ValueError(
+                        f"state {state.name!r}: input trigger {spec.trigger!r} has no transition"
+                    )
+        return self
+
+    def state(self, name: str) -> StateSpec:
+        for state in self.states:
+            if state.name == name:
+                return state
+        raise KeyError(name)
+
+
+class FlowError(ValueError):
+    """A flow file that cannot be used; the message names the file and the problem."""
+
+
+SHARED_TEXTS = "_texts.yaml"
+
+
+def load_flow(path: Path) -> FlowSpec:
+    """Read and validate a flow file; texts shared by all flows (`_texts.yaml` beside it)
+    come first and the flow's own texts replace them."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        shared_path = path.parent / SHARED_TEXTS
+        shared = (
+            yaml.safe_load(shared_path.read_text(encoding="utf-8")) if shared_path.exists() else {}
+        )
+    except (OSError, yaml.YAMLError) as exc:
+        raise FlowError(f"{path.name}: {exc}") from None
+    if not isinstance(data, dict):
+        raise FlowError(f"{path.name}: not a mapping of flow fields")
+    data["texts"] = {**(shared or {}), **(data.get("texts") or {})}
+    try:
+        return FlowSpec.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise FlowError(f"{path.name}: {where}: {first['msg']}") from None
+
+
+def flow_files(folder: Path | None = None) -> dict[str, Path]:
+    folder = folder or resource_dir("flows")
+    return {path.stem: path for path in sorted(folder.glob("*.yaml")) if path.name[0] != "_"}
+
+
+@functools.cache
+def shipped_flow(name: str) -> FlowSpec:
+    """A flow shipped in `flows/`, loaded once per process."""
+    files = flow_files()
+    if name not in files:
+        raise FlowError(f"no flow named {name!r} in {resource_dir('flows')}")
+    return load_flow(files[name])
+
+
+_EFFECTIVE: dict[tuple[int, str], tuple[Settings, dict[str, str]]] = {}
+
+
+def effective(flow: FlowSpec, shop_settings: dict[str, Any]) -> tuple[Settings, dict[str, str]]:
+    """The flow's settings and texts with one shop's overrides applied (cached per shop
+    settings). Overrides that do not validate are ignored, with a log line, rather than
+    leaving the shop's customers without answers."""
+    key = (id(flow), json.dumps(shop_settings, sort_keys=True, default=str))
+    cached = _EFFECTIVE.get(key)
+    if cached is not None:
+        return cached
+    overrides = dict(shop_settings)
+    texts = {**flow.texts, **overrides.pop("texts", {})}
+    try:
+        settings = Settings.model_validate({**flow.settings.model_dump(), **overrides})
+    except ValidationError as exc:
+        log.warning("flow %s: shop settings ignored: %s", flow.name, exc.errors()[0]["msg"])
+        settings = flow.settings
+    if len(_EFFECTIVE) > 4096:
+        _EFFECTIVE.clear()
+    _EFFECTIVE[key] = (settings, texts)
+    return settings, texts
