@@ -6,6 +6,7 @@ embedded PostgreSQL 18 starts in a temporary folder and is deleted at the end.
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -15,7 +16,7 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-from sqlalchemy import Engine, make_url
+from sqlalchemy import Engine, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
@@ -129,13 +130,24 @@ def shops(sync_engine: Engine) -> dict[str, ProvisionedShop]:
 
     catalogs = resource_dir("flows") / "catalogs"
     grocery = provision_tenant(
-        sync_engine, spec("tienda", "1110001"), read_catalog(catalogs / "grocery.csv")
+        sync_engine,
+        spec("tienda", "1110001", name="Abarrotes Doña Mary"),
+        read_catalog(catalogs / "grocery.csv"),
     )
     water = provision_tenant(
         sync_engine,
-        spec("agua", "2220002", flow="water_delivery"),
+        spec("agua", "2220002", flow="water_delivery", name="Agua La Fuente"),
         read_catalog(catalogs / "water_delivery.csv"),
     )
+    # Open around the clock, so what the bot says does not depend on when tests run.
+    always = {
+        day: [["00:00", "24:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    }
+    with sync_engine.begin() as conn:
+        conn.execute(
+            text("UPDATE central.tenants SET business_hours = CAST(:h AS jsonb)"),
+            {"h": json.dumps(always)},
+        )
     return {
         "grocery": ProvisionedShop(grocery.id, grocery.schema, "1110001"),
         "water": ProvisionedShop(water.id, water.schema, "2220002"),

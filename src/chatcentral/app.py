@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from chatcentral.config import Settings, get_settings
-from chatcentral.conversation.service import ConversationService
+from chatcentral.conversation.service import Clock, ConversationService, utc_now
 from chatcentral.db.engine import make_engine
 from chatcentral.db.listener import OUTBOX_CHANNEL, TENANTS_CHANNEL, Listener
 from chatcentral.outbox.dispatcher import Dispatcher
@@ -62,6 +62,7 @@ def create_app(
     *,
     dispatcher: bool = True,
     graph_transport: httpx.AsyncBaseTransport | None = None,
+    clock: Clock = utc_now,
 ) -> Starlette:
     """Build the app. Without an engine, one is made from DATABASE_URL at start-up."""
     settings = settings or get_settings()
@@ -80,7 +81,9 @@ def create_app(
         app.state.engine = db
         app.state.directory = directory
         app.state.processor = WebhookProcessor(
-            db, directory, ConversationService(mark_read=settings.chatcentral_mark_read)
+            db,
+            directory,
+            ConversationService(mark_read=settings.chatcentral_mark_read, clock=clock),
         )
         graph = GraphClient(
             settings.whatsapp_api_base_url,

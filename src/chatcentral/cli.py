@@ -80,6 +80,15 @@ def _build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--workers", type=_positive, default=None)
     migrate.set_defaults(handler=_cmd_migrate)
 
+    chat = commands.add_parser("chat", help="chat with a shop's bot in the terminal")
+    chat.add_argument("--tenant", default="demo", help="shop slug (default: demo)")
+    chat.add_argument("--phone", default="5215512345678", help="the customer's WhatsApp number")
+    chat.add_argument("--url", help="post to this running server instead of one in process")
+    chat.add_argument(
+        "--listen", metavar="HOST:PORT", help="fake Cloud API address with --url (127.0.0.1:8001)"
+    )
+    chat.set_defaults(handler=_cmd_chat)
+
     tenant = commands.add_parser("tenant", help="onboard and manage shops")
     tenant_commands = tenant.add_subparsers(title="tenant commands", parser_class=_Parser)
 
@@ -256,6 +265,29 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
     for slug, reason in sorted(report.failed.items()):
         print(f"  failed {slug}: {reason}", file=sys.stderr)
     return EXIT_FAILED if report.failed else 0
+
+
+def _cmd_chat(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from chatcentral.simulator.chat import ChatError, run_chat
+
+    settings = get_settings()
+    with _admin_engine(settings) as engine:
+        database_url = engine.url.render_as_string(hide_password=False)
+    chat = run_chat(
+        settings,
+        database_url,
+        tenant=args.tenant,
+        phone=args.phone,
+        url=args.url,
+        listen=args.listen,
+        stdin=sys.stdin,
+    )
+    try:
+        return asyncio.run(chat)
+    except ChatError as exc:
+        raise CliError(str(exc)) from None
 
 
 def _cmd_tenant_create(args: argparse.Namespace) -> int:

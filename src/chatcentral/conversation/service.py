@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -77,10 +78,20 @@ def _canonical_wa_id(phone: str) -> str:
         return "".join(ch for ch in phone if ch.isdigit())
 
 
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class ConversationService:
-    def __init__(self, *, mark_read: bool = True, loader: FactsLoader | None = None) -> None:
+    def __init__(
+        self, *, mark_read: bool = True, loader: FactsLoader | None = None, clock: Clock = utc_now
+    ) -> None:
         self._mark_read = mark_read
         self._loader = loader or FactsLoader()
+        self._clock = clock
 
     async def handle(
         self,
@@ -108,8 +119,9 @@ class ConversationService:
                 await store.mark_stale(conn, message_id)
                 await transaction.commit()
                 return Outcome.STALE
-            state, context = _current(session)
-            turn = _Turn(self._loader, conn, shop, customer_id)
+            now = self._clock()
+            state, context = _current(session, now)
+            turn = _Turn(self._loader, conn, shop, customer_id, now)
             decision = await turn.decide(state, context, event_from(message))
             replies = list(decision.replies)
             for effect in decision.effects:
@@ -148,13 +160,18 @@ class _Turn:
     """Decisions for one message, loading the facts each one asks for."""
 
     def __init__(
-        self, loader: FactsLoader, conn: AsyncConnection, shop: Shop, customer_id: int
+        self,
+        loader: FactsLoader,
+        conn: AsyncConnection,
+        shop: Shop,
+        customer_id: int,
+        now: datetime,
     ) -> None:
         self._loader = loader
         self._conn = conn
         self._shop = shop
         self._customer_id = customer_id
-        self._facts = Facts(now=datetime.now(UTC))
+        self._facts = Facts(now=now)
 
     async def decide(self, state: str, context: dict[str, Any], event: Event) -> Decision:
         for _ in range(4):  # catalog, customer, orders: at most one load each
@@ -167,9 +184,9 @@ class _Turn:
         raise RuntimeError(f"engine kept asking for facts: {sorted(decision.needs)}")
 
 
-def _current(session: Row[Any]) -> tuple[str, dict[str, Any]]:
+def _current(session: Row[Any], now: datetime) -> tuple[str, dict[str, Any]]:
     """State and context to decide from; an idle session is handed over as `expired`."""
-    expired = session.expires_at is not None and session.expires_at < datetime.now(UTC)
+    expired = session.expires_at is not None and session.expires_at < now
     if expired and session.state != "new":
         return "expired", {"previous_state": session.state, "previous": session.context}
     return session.state, dict(session.context or {})

@@ -9,6 +9,7 @@ the load script and `chatcentral chat` can run it beside the app.
 from __future__ import annotations
 
 import itertools
+import secrets
 import socket
 import threading
 import time
@@ -41,6 +42,8 @@ class FakeCloud:
         self._calls: list[Call] = []
         self._failures: deque[tuple[int, int]] = deque()
         self._changed = threading.Condition()
+        # Databases outlive fakes and wamids are unique there: never reuse one across runs.
+        self._prefix = secrets.token_hex(4).upper()
         self._ids = itertools.count(1)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -76,7 +79,11 @@ class FakeCloud:
                 },
                 status_code=status,
             )
-        wamid = None if body.get("status") == "read" else f"wamid.FAKE{next(self._ids):08d}"
+        wamid = (
+            None
+            if body.get("status") == "read"
+            else f"wamid.FAKE{self._prefix}{next(self._ids):08d}"
+        )
         call = Call(
             phone_number_id=request.path_params["phone_number_id"],
             authorization=request.headers.get("authorization", ""),

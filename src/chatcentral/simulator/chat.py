@@ -1,0 +1,569 @@
+"""`chatcentral chat`: talk to a shop's bot from the terminal, as one of its customers.
+
+In process (the default) the real app runs here with its outbox dispatcher, and a loopback
+fake Cloud API receives the bot's replies. Against a running server (`--url`), signed
+webhooks are posted there and the fake Cloud API serves on `--listen`, where that server must
+send (its WHATSAPP_API_BASE_URL). Either way the bot has finished answering when the outbox
+holds nothing pending for the customer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import re
+import secrets
+import threading
+import time
+import uuid
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+import httpx
+import phonenumbers
+from pydantic import SecretStr
+from rich.console import Console
+from rich.text import Text
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from chatcentral.app import create_app
+from chatcentral.config import Settings
+from chatcentral.db.engine import make_engine, make_sync_engine
+from chatcentral.models.central import Outbox, Tenant
+from chatcentral.models.tenant import Customer, CustomerSession
+from chatcentral.phones import InvalidPhone, normalize_phone, wa_id_of
+from chatcentral.simulator.fake_cloud import Call, FakeCloud
+from chatcentral.simulator.render import Option, Rendered, ReplyType, render
+from chatcentral.tenancy.demo import ensure_demo_tenants
+from chatcentral.whatsapp.signature import HEADER, sign
+
+DEFAULT_TENANT = "demo"
+DEFAULT_PHONE = "5215512345678"
+DEFAULT_NAME = "Cliente de prueba"
+DEFAULT_LISTEN = "127.0.0.1:8001"
+TIMEOUT_S = 10.0
+
+_WABA_ID = "100000000000000"  # the simulated WhatsApp Business Account
+_POLL_S = 0.05
+_OPTION_LINE = re.compile(r"^\s+(\d+\.|\[\d+\]) ")
+_COORDINATES = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*[, ]\s*(-?\d+(?:\.\d+)?)\s*$")
+
+
+class ChatError(Exception):
+    """The simulator cannot go on (unknown shop, no answer, refused webhook); one line."""
+
+
+@dataclass(frozen=True)
+class ShopInfo:
+    """The shop being talked to, as registered in `central.tenants`."""
+
+    id: int
+    slug: str
+    name: str
+    phone_number_id: str
+    display_phone: str
+    schema: str
+
+
+class ChatSession:
+    """One customer chatting with one shop through signed Cloud API webhooks.
+
+    Use as `async with ChatSession(settings, database_url) as chat: await chat.send_text("hola")`.
+    Every send returns the outbound message bodies the bot sent back to this customer.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        database_url: str,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        phone: str = DEFAULT_PHONE,
+        name: str = DEFAULT_NAME,
+        url: str | None = None,
+        listen: str | None = None,
+        timeout: float = TIMEOUT_S,
+    ) -> None:
+        self.customer_name = name
+        self.timeout = timeout
+        self.wa_id, self._sender = _customer_ids(phone)
+        self.provisioned: list[str] = []  # what in-process start-up provisioned, to show
+        self._settings = settings
+        self._database_url = database_url
+        self._slug = tenant
+        self._remote = url
+        self._listen = listen
+        self._fake = FakeCloud()
+        self._stack = AsyncExitStack()
+        self._engine: AsyncEngine | None = None
+        self._client: httpx.AsyncClient | None = None
+        self._shop: ShopInfo | None = None
+        self._webhook = "/webhook"
+        self._secret = ""
+        self._clock = 0
+        self._offer: tuple[Rendered, str | None] | None = None  # options, their message's wamid
+
+    async def __aenter__(self) -> ChatSession:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    @property
+    def shop(self) -> ShopInfo:
+        if self._shop is None:
+            raise ChatError("the chat session is not started")
+        return self._shop
+
+    @property
+    def cloud_url(self) -> str:
+        """Base URL of the fake Cloud API receiving the bot's replies."""
+        return self._fake.base_url
+
+    @property
+    def options(self) -> list[Option]:
+        """The options of the bot's latest interactive reply (empty when there is none)."""
+        return list(self._offer[0].options) if self._offer else []
+
+    async def start(self) -> None:
+        """Find the shop, start the fake Cloud API and (in process) the app; see the class."""
+        try:
+            await self._start()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        """Stop the app, the fake Cloud API and the database pool."""
+        await self._stack.aclose()
+
+    async def send_text(self, text: str) -> list[dict[str, Any]]:
+        """The customer types `text`."""
+        return await self._send({"type": "text", "text": {"body": text}})
+
+    async def choose(self, number: int) -> list[dict[str, Any]]:
+        """The customer taps option `number` of the bot's latest list or buttons."""
+        if self._offer is None:
+            raise ChatError("the bot has offered no options to choose from")
+        rendered, wamid = self._offer
+        if not 1 <= number <= len(rendered.options) or rendered.reply_type is None:
+            raise ChatError(f"there is no option {number}; choose 1 to {len(rendered.options)}")
+        option = rendered.options[number - 1]
+        business = _digits(self.shop.display_phone)
+        return await self._send(interactive_reply(option, rendered.reply_type, wamid, business))
+
+    async def send_location(
+        self, lat: float, lng: float, name: str | None = None, address: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The customer shares a location (a pinned place when `name`/`address` are given)."""
+        location: dict[str, Any] = {"latitude": lat, "longitude": lng}
+        if name:
+            location["name"] = name
+        if address:
+            location["address"] = address
+        return await self._send({"type": "location", "location": location})
+
+    async def send_image(self, media_id: str, caption: str | None = None) -> list[dict[str, Any]]:
+        """The customer sends a photo (Meta keeps the media; the webhook carries its id)."""
+        digest = base64.b64encode(hashlib.sha256(media_id.encode()).digest()).decode()
+        image: dict[str, Any] = {"mime_type": "image/jpeg", "sha256": digest, "id": media_id}
+        if caption:
+            image["caption"] = caption
+        return await self._send({"type": "image", "image": image})
+
+    # --- Start-up ------------------------------------------------------------------------------
+
+    async def _start(self) -> None:
+        if self._remote is None and self._listen is not None:
+            raise ChatError("--listen only applies with --url")
+        port = 0
+        if self._remote is not None:
+            self._webhook = _webhook_url(self._remote)
+            port = _listen_port(self._listen)
+            self._secret = _secret_of(self._settings)
+        else:
+            self.provisioned = _provision_demo(self._database_url)
+        self._engine = make_engine(self._database_url, self._settings)
+        self._stack.push_async_callback(self._engine.dispose)
+        self._shop = await self._find_shop(self._engine)
+        self._clock = await self._last_timestamp(self._engine)
+        try:
+            cloud_url = self._fake.start(port)
+        except OSError as exc:
+            raise ChatError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
+        self._stack.callback(self._fake.stop)
+        if self._remote is not None:
+            self._client = await self._stack.enter_async_context(httpx.AsyncClient(timeout=30))
+            await self._check_server(self._client)
+            return
+        settings = _local_settings(self._settings, cloud_url)
+        self._secret = _secret_of(settings)
+        app = create_app(settings, self._engine)
+        await self._stack.enter_async_context(app.router.lifespan_context(app))
+        transport = httpx.ASGITransport(app=app)
+        self._client = await self._stack.enter_async_context(
+            httpx.AsyncClient(transport=transport, base_url="http://chatcentral.local")
+        )
+
+    async def _check_server(self, client: httpx.AsyncClient) -> None:
+        health = self._webhook.removesuffix("/webhook") + "/healthz"
+        try:
+            (await client.get(health)).raise_for_status()
+        except httpx.HTTPError as exc:
+            raise ChatError(f"cannot reach {health}: {exc or type(exc).__name__}") from None
+
+    async def _find_shop(self, engine: AsyncEngine) -> ShopInfo:
+        query = select(
+            Tenant.id,
+            Tenant.slug,
+            Tenant.name,
+            Tenant.phone_number_id,
+            Tenant.display_phone,
+            Tenant.schema_name,
+            Tenant.active,
+        ).where(Tenant.slug == self._slug)
+        async with engine.connect() as conn:
+            row = (await conn.execute(query)).one_or_none()
+        if row is None:
+            raise ChatError(f"no tenant with slug {self._slug!r}")
+        if not row.active:
+            raise ChatError(f"tenant {self._slug!r} is deactivated (chatcentral tenant activate)")
+        return ShopInfo(*row[:6])
+
+    async def _last_timestamp(self, engine: AsyncEngine) -> int:
+        # An earlier chat with this customer may be ahead of the clock; a message older than
+        # the session's newest is recorded as stale and never answered.
+        query = (
+            select(func.max(CustomerSession.last_message_at))
+            .select_from(CustomerSession)
+            .join(Customer, Customer.id == CustomerSession.customer_id)
+            .where(Customer.wa_id == self.wa_id)
+        )
+        async with engine.connect() as conn:
+            tenant = await conn.execution_options(schema_translate_map={None: self.shop.schema})
+            last = (await tenant.execute(query)).scalar()
+        return int(last.timestamp()) if last is not None else 0
+
+    # --- One exchange --------------------------------------------------------------------------
+
+    async def _send(self, message: dict[str, Any]) -> list[dict[str, Any]]:
+        if self._client is None:
+            raise ChatError("the chat session is not started")
+        self._clock = max(int(time.time()), self._clock + 1)
+        item = {
+            "from": self._sender,
+            "id": f"wamid.SIM{uuid.uuid4().hex.upper()}",
+            "timestamp": str(self._clock),
+            **message,
+        }
+        raw = json.dumps(self._envelope(item), ensure_ascii=False).encode()
+        headers = {"Content-Type": "application/json", HEADER: sign(self._secret, raw)}
+        calls_before = len(self._fake.calls())
+        row_before = await self._last_outbox_id()
+        try:
+            response = await self._client.post(self._webhook, content=raw, headers=headers)
+        except httpx.TransportError as exc:
+            raise ChatError(f"cannot reach {self._webhook}: {exc or type(exc).__name__}") from None
+        if response.status_code != 200:
+            hint = (
+                " (WHATSAPP_APP_SECRET must be the server's)" if response.status_code == 401 else ""
+            )
+            raise ChatError(f"the server answered {response.status_code}{hint}")
+        await self._settled(row_before)
+        calls = [call for call in self._fake.calls()[calls_before:] if self._is_reply(call)]
+        self._remember_options(calls)
+        return [call.body for call in calls]
+
+    def _envelope(self, item: dict[str, Any]) -> dict[str, Any]:
+        value = {
+            "messaging_product": "whatsapp",
+            "metadata": {
+                "display_phone_number": _digits(self.shop.display_phone),
+                "phone_number_id": self.shop.phone_number_id,
+            },
+            "contacts": [{"profile": {"name": self.customer_name}, "wa_id": self._sender}],
+            "messages": [item],
+        }
+        return {
+            "object": "whatsapp_business_account",
+            "entry": [{"id": _WABA_ID, "changes": [{"value": value, "field": "messages"}]}],
+        }
+
+    async def _settled(self, row_before: int) -> None:
+        """Wait until nothing is pending for this customer; raise on a failed reply."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+        while (pending := await self._pending()) > 0:
+            if loop.time() >= deadline:
+                hint = ""
+                if self._remote is not None:
+                    hint = f"; does the server run with WHATSAPP_API_BASE_URL={self.cloud_url}?"
+                raise ChatError(
+                    f"the bot did not finish answering within {self.timeout:g} s "
+                    f"({pending} sends still pending in the outbox{hint})"
+                )
+            await asyncio.sleep(_POLL_S)
+        failure = await self._failure_since(row_before)
+        if failure is not None:
+            raise ChatError(f"the bot's reply could not be sent: {failure}")
+
+    def _outbox_rows(self) -> ColumnElement[bool]:
+        return (Outbox.tenant_id == self.shop.id) & (Outbox.recipient == self.wa_id)
+
+    async def _pending(self) -> int:
+        query = (
+            select(func.count())
+            .select_from(Outbox)
+            .where(self._outbox_rows(), Outbox.status == "pending")
+        )
+        return int(await self._scalar(query) or 0)
+
+    async def _failure_since(self, row_before: int) -> str | None:
+        query = (
+            select(func.coalesce(Outbox.last_error, "unknown error"))
+            .where(
+                self._outbox_rows(),
+                Outbox.id > row_before,
+                Outbox.status == "failed",
+                Outbox.payload["status"].astext.is_distinct_from("read"),  # not a mark-read
+            )
+            .order_by(Outbox.id)
+            .limit(1)
+        )
+        failure = await self._scalar(query)
+        return str(failure) if failure is not None else None
+
+    async def _last_outbox_id(self) -> int:
+        return int(await self._scalar(select(func.coalesce(func.max(Outbox.id), 0))) or 0)
+
+    async def _scalar(self, query: Any) -> Any:
+        assert self._engine is not None
+        async with self._engine.connect() as conn:
+            return (await conn.execute(query)).scalar()
+
+    def _is_reply(self, call: Call) -> bool:
+        """A message the bot sent this customer (not a mark-read, not a refused attempt)."""
+        to = str(call.body.get("to", "")).removeprefix("+")
+        return (
+            not call.is_mark_read
+            and call.failed_with is None
+            and call.phone_number_id == self.shop.phone_number_id
+            and to == self.wa_id
+        )
+
+    def _remember_options(self, calls: list[Call]) -> None:
+        if not calls:
+            return  # no answer (a reaction, say): the last menu still stands
+        offer = None
+        for call in calls:
+            rendered = render(call.body)
+            if rendered.options:
+                offer = (rendered, call.wamid)
+        self._offer = offer
+
+
+def interactive_reply(
+    option: Option, reply_type: ReplyType, context_id: str | None, business_phone: str
+) -> dict[str, Any]:
+    """The `messages[]` fields of a customer tapping `option` (a list row or a button)."""
+    reply: dict[str, Any] = {"id": option.reply_id, "title": option.title}
+    if reply_type == "list_reply" and option.description:
+        reply["description"] = option.description
+    message: dict[str, Any] = {
+        "type": "interactive",
+        "interactive": {"type": reply_type, reply_type: reply},
+    }
+    if context_id:
+        message["context"] = {"from": business_phone, "id": context_id}
+    return message
+
+
+# --- The terminal loop ---------------------------------------------------------------------------
+
+
+async def run_chat(
+    settings: Settings,
+    database_url: str,
+    *,
+    tenant: str = DEFAULT_TENANT,
+    phone: str = DEFAULT_PHONE,
+    url: str | None = None,
+    listen: str | None = None,
+    stdin: TextIO,
+    console: Console | None = None,
+) -> int:
+    """Read the customer's lines from `stdin` and print the bot's replies until EOF or salir."""
+    out = console or Console(soft_wrap=True, highlight=False)
+    session = ChatSession(
+        settings, database_url, tenant=tenant, phone=phone, url=url, listen=listen
+    )
+    async with session as chat:
+        for note in chat.provisioned:
+            out.print(Text(note, style="dim"))
+        if url is not None:
+            out.print(
+                f"Fake Cloud API on {chat.cloud_url}: the server at {url} must run with "
+                f"WHATSAPP_API_BASE_URL={chat.cloud_url} for its replies to reach this chat."
+            )
+        out.print(Text(banner(chat)))
+        out.print()
+        prompt = stdin.isatty()
+        lines = _LineReader(stdin)
+        while True:
+            if prompt:
+                out.print(Text("tú› ", style="bold cyan"), end="")
+            line = await lines.next()
+            if line is None or line.strip().lower() == "salir":
+                break
+            if not line.strip():
+                continue
+            try:
+                replies = await _act(chat, line.strip(), out)
+            except ChatError as exc:
+                out.print(Text(f"(!) {exc}", style="red"))
+                continue
+            if replies is not None:
+                _show(out, chat.shop.name, replies)
+    return 0
+
+
+def banner(chat: ChatSession) -> str:
+    """One paragraph: who is talking to whom and how to answer."""
+    return (
+        f"Chat de prueba con {chat.shop.name} ({_pretty(chat.shop.display_phone)}): escribes "
+        f"como un cliente ({_pretty(chat.wa_id)}). Cuando el bot muestre opciones, elige una "
+        "escribiendo su número; comparte una ubicación con «ubicacion 19.43,-99.13»; manda una "
+        "foto con «foto» (con un pie opcional: «foto mi lista»); escribe «salir» para terminar."
+    )
+
+
+async def _act(chat: ChatSession, line: str, out: Console) -> list[dict[str, Any]] | None:
+    keyword, _, rest = line.partition(" ")
+    keyword = keyword.lower()
+    if keyword in ("ubicacion", "ubicación"):
+        coordinates = _coordinates(rest)
+        if coordinates is None:
+            out.print(Text("escribe: ubicacion LAT,LNG   por ejemplo: ubicacion 19.43,-99.13"))
+            return None
+        return await chat.send_location(*coordinates)
+    if keyword == "foto":
+        media_id = str(10**15 + secrets.randbelow(9 * 10**15))  # Meta's ids are long digits
+        return await chat.send_image(media_id, caption=rest.strip() or None)
+    if line.isdigit() and 1 <= int(line) <= len(chat.options):
+        out.print(Text(f"  → {chat.options[int(line) - 1].title}", style="dim"))
+        return await chat.choose(int(line))
+    return await chat.send_text(line)
+
+
+def _show(out: Console, shop_name: str, replies: list[dict[str, Any]]) -> None:
+    if not replies:
+        out.print(Text("(sin respuesta)", style="dim"))
+    for reply in replies:
+        for line in render(reply).lines:
+            style = "bold" if _OPTION_LINE.match(line) else ""
+            out.print(Text.assemble((f"{shop_name}› ", "green"), (line, style)))
+    out.print()
+
+
+class _LineReader:
+    """Lines of a stream, read on a daemon thread: the event loop (the dispatcher, the
+    LISTEN connection) keeps running while the person types, and Ctrl-C is not held up."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self._loop = asyncio.get_running_loop()
+        self._stream = stream
+        threading.Thread(target=self._pump, daemon=True, name="chat-stdin").start()
+
+    def _pump(self) -> None:
+        try:
+            for line in iter(self._stream.readline, ""):
+                self._loop.call_soon_threadsafe(self._queue.put_nowait, line)
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, None)
+        except RuntimeError:
+            pass  # the loop closed first: the chat is over
+
+    async def next(self) -> str | None:
+        """The next line, or None at end of input."""
+        return await self._queue.get()
+
+
+# --- Helpers -------------------------------------------------------------------------------------
+
+
+def _customer_ids(phone: str) -> tuple[str, str]:
+    """(canonical wa_id, the `from` WhatsApp sends): `5215512345678` is stored as `52…`."""
+    try:
+        wa_id = wa_id_of(normalize_phone(phone))
+    except InvalidPhone as exc:
+        raise ChatError(str(exc)) from None
+    digits = _digits(phone)
+    return wa_id, digits if len(digits) > 10 else wa_id
+
+
+def _coordinates(text: str) -> tuple[float, float] | None:
+    match = _COORDINATES.match(text)
+    if match is None:
+        return None
+    lat, lng = float(match[1]), float(match[2])
+    return (lat, lng) if -90 <= lat <= 90 and -180 <= lng <= 180 else None
+
+
+def _pretty(phone: str) -> str:
+    """`+52 55 1234 5678` for any form of a number; unknown forms as given."""
+    try:
+        number = phonenumbers.parse("+" + _digits(phone))
+    except phonenumbers.NumberParseException:
+        return phone
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def _digits(text: str) -> str:
+    return "".join(ch for ch in text if ch.isdigit())
+
+
+def _provision_demo(database_url: str) -> list[str]:
+    engine = make_sync_engine(database_url)
+    try:
+        return ensure_demo_tenants(engine)
+    finally:
+        engine.dispose()
+
+
+def _local_settings(settings: Settings, cloud_url: str) -> Settings:
+    """In process the simulator signs and checks its own webhooks: missing secrets are made
+    up, so `chatcentral chat` works without a .env; replies go to the fake Cloud API."""
+    update: dict[str, Any] = {"whatsapp_api_base_url": cloud_url}
+    for name in ("whatsapp_app_secret", "whatsapp_verify_token", "whatsapp_access_token"):
+        value: SecretStr | None = getattr(settings, name)
+        if value is None or not value.get_secret_value():
+            update[name] = SecretStr(secrets.token_urlsafe(24))
+    return settings.model_copy(update=update)
+
+
+def _secret_of(settings: Settings) -> str:
+    secret = settings.whatsapp_app_secret
+    if secret is None or not secret.get_secret_value():
+        raise ChatError("WHATSAPP_APP_SECRET is not set; with --url it must be the server's")
+    return secret.get_secret_value()
+
+
+def _listen_port(listen: str | None) -> int:
+    host, colon, port = (listen or DEFAULT_LISTEN).rpartition(":")
+    if not colon or not port.isdigit() or int(port) > 65535:
+        raise ChatError(f"--listen {listen!r} must look like {DEFAULT_LISTEN}")
+    if host not in ("127.0.0.1", "localhost"):
+        raise ChatError("--listen: the fake Cloud API serves on 127.0.0.1 only")
+    return int(port)
+
+
+def _webhook_url(url: str) -> str:
+    if not url.startswith(("http://", "https://")):
+        raise ChatError(f"--url {url!r} must be an http(s) URL")
+    base = url.rstrip("/")
+    return base if base.endswith("/webhook") else base + "/webhook"
