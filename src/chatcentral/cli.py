@@ -89,6 +89,14 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     chat.set_defaults(handler=_cmd_chat)
 
+    flows = commands.add_parser("flows", help="conversation flows")
+    flows_commands = flows.add_subparsers(title="flows commands", parser_class=_Parser)
+    flows_check = flows_commands.add_parser(
+        "check", help="prove every flow is reachable, complete and within WhatsApp's limits"
+    )
+    flows_check.add_argument("--dir", type=Path, default=None, help="flow folder (default: flows/)")
+    flows_check.set_defaults(handler=_cmd_flows_check)
+
     tenant = commands.add_parser("tenant", help="onboard and manage shops")
     tenant_commands = tenant.add_subparsers(title="tenant commands", parser_class=_Parser)
 
@@ -288,6 +296,32 @@ def _cmd_chat(args: argparse.Namespace) -> int:
         return asyncio.run(chat)
     except ChatError as exc:
         raise CliError(str(exc)) from None
+
+
+def _cmd_flows_check(args: argparse.Namespace) -> int:
+    from chatcentral.conversation.check import check_flow
+    from chatcentral.conversation.flow import FlowError, flow_files, load_flow
+
+    if args.dir is not None and not args.dir.is_dir():
+        raise CliError(f"{args.dir} is not a folder")
+    files = flow_files(args.dir)
+    if not files:
+        raise CliError(f"no flow files (*.yaml) in {args.dir}")
+    failed = 0
+    for name, path in files.items():
+        try:
+            problems = [str(p) for p in check_flow(load_flow(path))]
+        except FlowError as exc:
+            problems = [str(exc)]
+        failed += bool(problems)
+        for problem in problems:
+            print(f"FAIL {problem}", file=sys.stderr)
+        if not problems:
+            print(
+                f"ok   {name}: every state reachable, every state leads back to the menu, "
+                "every text present, every message within WhatsApp's limits"
+            )
+    return EXIT_FAILED if failed else 0
 
 
 def _cmd_tenant_create(args: argparse.Namespace) -> int:

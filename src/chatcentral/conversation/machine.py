@@ -99,6 +99,7 @@ class Conversation:
         self.replies: list[dict[str, Any]] = []
         self.effects: list[tuple[str, dict[str, Any]]] = []
         self._notes: list[str] = []  # said before the next view; merged into its message
+        self.too_long: list[str] = []  # texts shortened to fit a title (for flows check)
         self.error: str | None = None
         self._redirect: str | None = None
 

@@ -57,8 +57,17 @@ def _buttons(convo: Conversation, body: str, buttons: list[Button]) -> Message:
     return outbound.reply_buttons(body, buttons)
 
 
+def _title(convo: Conversation, key: str, limit: int = TITLE_MAX) -> str:
+    """A text used as a title: shortened to WhatsApp's limit at run time (a shop's own
+    wording never breaks a conversation) and reported to `flows check`."""
+    text = convo.text(key)
+    if len(text) > limit:
+        convo.too_long.append(f"text {key!r} is {len(text)} characters; this title allows {limit}")
+    return clip(text, limit)
+
+
 def _button(convo: Conversation, id: str, key: str) -> Button:
-    return Button(id, clip(convo.text(key), BUTTON_MAX))
+    return Button(id, _title(convo, key, BUTTON_MAX))
 
 
 def _paged(convo: Conversation, rows: list[Row], page_id: str) -> tuple[list[Row], bool]:
@@ -76,17 +85,17 @@ def _paged(convo: Conversation, rows: list[Row], page_id: str) -> tuple[list[Row
 
 def main_menu(convo: Conversation) -> list[Message]:
     rows = [
-        Row("menu:catalog", convo.text("menu.catalog")),
-        Row("menu:order", convo.text("menu.order")),
-        Row("menu:status", convo.text("menu.status")),
-        Row("menu:agent", convo.text("menu.agent")),
+        Row("menu:catalog", _title(convo, "menu.catalog")),
+        Row("menu:order", _title(convo, "menu.order")),
+        Row("menu:status", _title(convo, "menu.status")),
+        Row("menu:agent", _title(convo, "menu.agent")),
     ]
     last = convo.facts.customer.last_order
     if last is not None:
         rows.append(
             Row(
                 "menu:repeat",
-                clip(convo.text("menu.repeat"), TITLE_MAX),
+                _title(convo, "menu.repeat"),
                 clip(_order_line(last), DESCRIPTION_MAX),
             )
         )
@@ -184,15 +193,17 @@ def cart_view(convo: Conversation) -> list[Message]:
         subtotal=cart.money(cart.subtotal(convo.context)),
     )
     rows = [
-        Row("cart:checkout", convo.text("cart.checkout")),
-        Row("cart:add", convo.text("cart.add_more")),
-        Row("cart:remove", convo.text("cart.remove")),
-        Row("cart:clear", convo.text("cart.clear")),
+        Row("cart:checkout", _title(convo, "cart.checkout")),
+        Row("cart:add", _title(convo, "cart.add_more")),
+        Row("cart:remove", _title(convo, "cart.remove")),
+        Row("cart:clear", _title(convo, "cart.clear")),
     ]
     return [_list(convo, clip(body, 1024), convo.text("cart.button"), rows)]
 
 
 def cart_items(convo: Conversation) -> list[Message]:
+    if not cart.count(convo.context):
+        return cart_view(convo)
     rows = [
         Row(
             f"item:{line.product_id}",
@@ -225,7 +236,7 @@ def addresses(convo: Conversation) -> list[Message]:
         )
         for a in saved
     ]
-    rows.append(Row("addr:new", convo.text("address.new")))
+    rows.append(Row("addr:new", _title(convo, "address.new")))
     return [_list(convo, convo.text("address.saved_body"), convo.text("address.button"), rows)]
 
 
@@ -352,7 +363,7 @@ def orders_list(convo: Conversation) -> list[Message]:
         )
         for o in convo.facts.orders[:9]
     ]
-    rows.append(Row("nav:menu", convo.text("nav.menu")))
+    rows.append(Row("nav:menu", _title(convo, "nav.menu")))
     return [_list(convo, convo.text("orders.body"), convo.text("orders.button"), rows)]
 
 
@@ -402,9 +413,10 @@ def agent_offer(convo: Conversation) -> list[Message]:
 # --- helpers -----------------------------------------------------------------------------
 
 
-def _order_line(order: OrderSummary) -> str:
+def _order_line(order: OrderSummary, limit: int = 300) -> str:
+    """The order's items on one line, shortened to fit a message body."""
     parts = [f"{cart.quantity_label(line.quantity, line.unit)} {line.name}" for line in order.lines]
-    return ", ".join(parts)
+    return clip(", ".join(parts), limit)
 
 
 def _local(convo: Conversation, moment: datetime) -> datetime:
@@ -412,17 +424,24 @@ def _local(convo: Conversation, moment: datetime) -> datetime:
 
 
 def _order_details(convo: Conversation, order: OrderSummary) -> str:
-    lines = "\n".join(
-        f"• {cart.quantity_label(line.quantity, line.unit)} {line.name}" for line in order.lines
-    )
-    return convo.text(
-        "status.latest",
-        number=order.id,
-        date=f"{_local(convo, order.created_at):%d/%m/%Y %H:%M}",
-        lines=lines,
-        total=cart.money(order.total),
-        status=order.status,
-        changed=f"{_local(convo, order.status_changed_at):%d/%m %H:%M}",
+    shown = [
+        clip(f"• {cart.quantity_label(line.quantity, line.unit)} {line.name}", 60)
+        for line in order.lines[:8]
+    ]
+    if len(order.lines) > len(shown):
+        shown.append(f"• … (+{len(order.lines) - len(shown)})")
+    lines = "\n".join(shown)
+    return clip(
+        convo.text(
+            "status.latest",
+            number=order.id,
+            date=f"{_local(convo, order.created_at):%d/%m/%Y %H:%M}",
+            lines=lines,
+            total=cart.money(order.total),
+            status=order.status,
+            changed=f"{_local(convo, order.status_changed_at):%d/%m %H:%M}",
+        ),
+        1024,
     )
 
 

@@ -1,0 +1,107 @@
+"""`chatcentral flows check` passes for the shipped flows and names what is broken."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from chatcentral.cli import main
+from chatcentral.conversation.check import check_flow
+from chatcentral.conversation.flow import FlowError, load_flow, shipped_flow
+from chatcentral.resources import resource_dir
+
+
+@pytest.mark.parametrize("name", ["grocery", "water_delivery"])
+def test_shipped_flows_pass(name: str) -> None:
+    assert check_flow(shipped_flow(name)) == []
+
+
+def test_the_command_passes_on_the_shipped_flows(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["flows", "check"]) == 0
+    out = capsys.readouterr().out
+    assert "ok   grocery" in out and "ok   water_delivery" in out
+
+
+def _broken_copy(tmp_path: Path, change: object) -> Path:
+    folder = tmp_path / "flows"
+    folder.mkdir()
+    shutil.copy(resource_dir("flows") / "_texts.yaml", folder / "_texts.yaml")
+    data = yaml.safe_load((resource_dir("flows") / "grocery.yaml").read_text(encoding="utf-8"))
+    change(data)  # type: ignore[operator]
+    (folder / "grocery.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
+    return folder
+
+
+def _unreachable(data: dict) -> None:  # type: ignore[type-arg]
+    data["states"].append(
+        {"name": "lost_state", "view": "notes", "inputs": [{"reply": "x", "trigger": "leave_lost"}]}
+    )
+    data["transitions"].append(
+        {"trigger": "leave_lost", "source": "lost_state", "dest": "main_menu"}
+    )
+
+
+def _long_button(data: dict) -> None:  # type: ignore[type-arg]
+    data["texts"] = {"summary.confirm": "Confirmar mi pedido ahora mismo"}
+
+
+def _missing_text(data: dict) -> None:  # type: ignore[type-arg]
+    data["texts"] = {"cart.body": "Tu pedido: {lineas}"}
+
+
+def _unknown_action(data: dict) -> None:  # type: ignore[type-arg]
+    data["transitions"][0]["before"] = ["launch_rockets"]
+
+
+def _dead_end(data: dict) -> None:  # type: ignore[type-arg]
+    data["transitions"] = [t for t in data["transitions"] if t["trigger"] != "set_quantity"]
+    for state in data["states"]:
+        if state["name"] == "entering_quantity":
+            state["inputs"] = []
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (_unreachable, "state lost_state cannot be reached from main_menu"),
+        (_long_button, "text 'summary.confirm' is 31 characters; this title allows 20"),
+        (_missing_text, "text 'cart.body' cannot be filled in: 'lineas'"),
+        (_unknown_action, "unknown condition or action 'launch_rockets'"),
+        (_dead_end, "state entering_quantity has no way forward"),
+    ],
+)
+def test_a_broken_flow_fails_naming_the_problem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], change: object, expected: str
+) -> None:
+    folder = _broken_copy(tmp_path, change)
+    assert main(["flows", "check", "--dir", str(folder)]) == 1
+    err = capsys.readouterr().err
+    assert expected in err, err
+    assert err.startswith("FAIL grocery: ")
+
+
+def test_flow_files_are_validated_on_load(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\ntitle: x\nstates: []\ntransitions: []\ntexts: {}\n")
+    with pytest.raises(FlowError, match=r"bad\.yaml: .*initial state 'main_menu' is not defined"):
+        load_flow(bad)
+    bad.write_text(
+        "name: bad\ntitle: x\nstates:\n  - {name: main_menu, view: main_menu,"
+        " inputs: [{reply: a, trigger: go}]}\ntransitions: []\ntexts: {}\n"
+    )
+    with pytest.raises(FlowError, match="input trigger 'go' has no transition"):
+        load_flow(bad)
+    bad.write_text("name: [unclosed\n")
+    with pytest.raises(FlowError, match=r"bad\.yaml"):
+        load_flow(bad)
+
+
+def test_a_missing_folder_is_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["flows", "check", "--dir", str(tmp_path / "nope")]) == 1
+    assert (
+        capsys.readouterr().err.strip()
+        == f"chatcentral: error: {tmp_path / 'nope'} is not a folder"
+    )
