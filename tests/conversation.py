@@ -37,6 +37,7 @@ class Customer:
         self.last: list[dict[str, Any]] = []
         self._seen = 0
         self.recipient = "52" + wa_id[3:] if wa_id.startswith("521") else wa_id
+        self.slug = ""
 
     # --- what the customer does ----------------------------------------------------------
 

@@ -183,25 +183,27 @@ class Conversation:
         self.render()
 
     def _match(self, state: StateSpec, event: Event) -> tuple[InputSpec | None, Any]:
+        """Which input this is: a tapped id, a keyword, a parsed value, or a typed option
+        (a number or a title from the last list or buttons), in that order."""
         if event.reply_id:
             for spec in state.inputs:
                 if spec.reply and _reply_matches(spec.reply, event.reply_id):
                     return spec, _suffix(spec.reply, event.reply_id)
+        typed = normalize(event.text) if event.kind == TEXT and event.text else None
+        if typed:
+            for spec in state.inputs:
+                if typed in {normalize(word) for word in spec.keywords}:
+                    return spec, None
         for spec in state.inputs:
             if spec.parse is not None:
                 value = self._parse(spec, event)
                 if value is not None:
                     return spec, value
-        if event.kind == TEXT and event.text:
-            typed = normalize(event.text)
-            chosen = self._chosen_option(typed)
-            if chosen is not None:
-                for spec in state.inputs:
-                    if spec.reply and _reply_matches(spec.reply, chosen):
-                        return spec, _suffix(spec.reply, chosen)
+        chosen = self._chosen_option(typed) if typed else None
+        if chosen is not None:
             for spec in state.inputs:
-                if typed in {normalize(word) for word in spec.keywords}:
-                    return spec, None
+                if spec.reply and _reply_matches(spec.reply, chosen):
+                    return spec, _suffix(spec.reply, chosen)
         return None, None
 
     def _chosen_option(self, typed: str) -> str | None:
@@ -384,6 +386,19 @@ class Conversation:
 
     def total(self) -> Decimal:
         return cart.subtotal(self.context) + self.delivery_fee() + self.deposit()[1]
+
+    def summary_lines(self) -> list[str]:
+        """The cart's lines plus delivery fee and jug deposit, as the customer pays them."""
+        lines = cart.summary_lines(self.context)
+        fee = self.delivery_fee()
+        if fee:
+            lines.append(self.text("summary.fee", amount=cart.money(fee)))
+        deposit_count, deposit = self.deposit()
+        if deposit:
+            lines.append(
+                self.text("summary.deposit", count=deposit_count, amount=cart.money(deposit))
+            )
+        return lines
 
     def describe_fulfillment(self) -> str:
         if self.context.get("fulfillment") == "pickup":
@@ -664,7 +679,7 @@ class Conversation:
             "order.placed",
             number=details.get("order_id"),
             total=cart.money(Decimal(str(details.get("total", "0")))),
-            summary="\n".join(cart.summary_lines(self.context)),
+            summary="\n".join(self.summary_lines()),
         )
         self._clear_checkout()
 

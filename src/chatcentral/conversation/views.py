@@ -290,16 +290,9 @@ def empties(convo: Conversation) -> list[Message]:
 
 
 def summary(convo: Conversation) -> list[Message]:
-    lines = list(cart.summary_lines(convo.context))
-    fee = convo.delivery_fee()
-    if fee:
-        lines.append(convo.text("summary.fee", amount=cart.money(fee)))
-    deposit_count, deposit = convo.deposit()
-    if deposit:
-        lines.append(convo.text("summary.deposit", count=deposit_count, amount=cart.money(deposit)))
     body = convo.text(
         "summary.body",
-        lines="\n".join(lines),
+        lines="\n".join(convo.summary_lines()),
         total=cart.money(convo.total()),
         fulfillment=convo.describe_fulfillment(),
         payment=convo.describe_payment(),
