@@ -34,8 +34,12 @@ async def replay(lines: list[str], customer: Customer, engine: Engine) -> list[s
         elif line.startswith("! "):
             out.append(line)
             with engine.begin() as conn:
-                conn.execute(text(f"UPDATE tenant_{customer.slug}.customer_sessions "
-                                  "SET expires_at = now() - interval '1 minute'"))
+                conn.execute(
+                    text(
+                        f"UPDATE tenant_{customer.slug}.customer_sessions "
+                        "SET expires_at = now() - interval '1 minute'"
+                    )
+                )
         elif line.startswith("> "):
             out.append(line)
             said = line[2:]
