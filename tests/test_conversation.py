@@ -268,7 +268,8 @@ async def test_invalid_input_at_every_step_gets_the_options_again(
     await ana.taps(1)  # Sin notas
     await nonsense()  # summary
     await ana.sends_photo("stray-photo")
-    assert "solo entiendo texto, botones y ubicaciones" in ana.text_of_last()
+    assert "en este paso no lo necesito" in ana.text_of_last()
+    assert ana.option_titles() == ["Confirmar", "Editar", "Cancelar"]
 
 
 async def test_three_misses_in_a_row_offer_a_person(

@@ -268,8 +268,12 @@ class Conversation:
             self.context["return_to"] = self.state
             self.enter("offering_agent")
             return
-        key = "error.unsupported" if event.kind not in (TEXT, REPLY) else "error.unrecognised"
-        self.say(key)
+        if event.kind in (TEXT, REPLY):
+            self.say("error.unrecognised")
+        elif event.kind in (LOCATION, MEDIA):
+            self.say("error.unexpected")  # a pin or a photo where none was asked for
+        else:
+            self.say("error.unsupported")
         self.render()
 
     def _after_expiry(self) -> None:
