@@ -12,7 +12,8 @@ install: ## create .venv and install chatcentral with its dev extras
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@echo "installed: $$($(BIN)/chatcentral --help >/dev/null && echo chatcentral ready)"
 
-test: lint ## lint, type-check, then the test suite (real PostgreSQL)
+test: lint ## lint, type-check, check the flows, then the test suite (real PostgreSQL)
+	$(BIN)/chatcentral flows check
 	$(BIN)/python -m pytest -q
 
 lint: ## ruff (format + lint) and mypy
