@@ -20,11 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import psycopg
-from sqlalchemy import make_url
-
+from chatcentral.db.databases import recreate_database
 from chatcentral.db.embedded import start_embedded
-from chatcentral.db.engine import make_sync_engine, plain_url
+from chatcentral.db.engine import make_sync_engine
 from chatcentral.db.migrations import upgrade_central
 from chatcentral.resources import resource_dir
 from chatcentral.tenancy.catalog import read_catalog
@@ -44,13 +42,6 @@ def _spec(index: int, prefix: str) -> TenantSpec:
         admin_phones=["+52 55 8765 4321"],
         plan="premium",
     )
-
-
-def _fresh_database(admin_url: str, name: str) -> str:
-    with psycopg.connect(plain_url(admin_url), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return make_url(plain_url(admin_url)).set(database=name).render_as_string(hide_password=False)
 
 
 def bench_provision(url: str, runs: int) -> list[float]:
@@ -137,7 +128,9 @@ def main() -> None:
     where = "DATABASE_URL" if server is None else "embedded PostgreSQL 18, fsync on"
     print(f"server: {where}; cores: {os.cpu_count()}")
     try:
-        times = bench_provision(_fresh_database(admin_url, "bench_provision"), args.provision_runs)
+        times = bench_provision(
+            recreate_database(admin_url, "bench_provision"), args.provision_runs
+        )
         median = statistics.median(times)
         p95 = sorted(times)[max(0, int(len(times) * 0.95) - 1)]
         print(
@@ -146,11 +139,11 @@ def main() -> None:
             f"max {max(times) * 1000:.0f} ms"
             f" -> {PROVISION_GOAL_S / median:.1f}x under the {PROVISION_GOAL_S:.0f} s goal"
         )
-        cli = bench_cli_create(_fresh_database(admin_url, "bench_cli"))
+        cli = bench_cli_create(recreate_database(admin_url, "bench_cli"))
         print(f"`chatcentral tenant create --catalog grocery.csv` end to end: {cli * 1000:.0f} ms")
 
         setup, upgrade, noop = bench_migrate(
-            _fresh_database(admin_url, "bench_migrate"), args.tenants, args.workers
+            recreate_database(admin_url, "bench_migrate"), args.tenants, args.workers
         )
         print(
             f"migrate {args.tenants} tenants t0001 -> head: {upgrade:.1f} s "

@@ -30,11 +30,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
-from sqlalchemy import make_url
 
+from chatcentral.db.databases import recreate_database
 from chatcentral.db.embedded import start_embedded
-from chatcentral.db.engine import make_sync_engine, plain_url
+from chatcentral.db.engine import make_sync_engine
 from chatcentral.db.migrations import upgrade_central
 from chatcentral.resources import resource_dir
 from chatcentral.simulator.fake_cloud import FakeCloud
@@ -158,7 +157,7 @@ def pgbench_tps(
     if not executable:
         print("pgbench not found: skipping the TPC-B comparison")
         return None
-    url = _database(admin_url, "pgbench_load")
+    url = recreate_database(admin_url, "pgbench_load")
     subprocess.run([executable, "-i", "-q", "-s", "10", url], check=True, capture_output=True)
     done = subprocess.run(
         [executable, "-c", str(concurrency), "-j", "2", "-T", str(seconds), "-M", "prepared", url],
@@ -168,13 +167,6 @@ def pgbench_tps(
     )
     match = re.search(r"tps = ([\d.]+)", done.stdout)
     return float(match.group(1)) if match else None
-
-
-def _database(admin_url: str, name: str) -> str:
-    with psycopg.connect(plain_url(admin_url), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return make_url(plain_url(admin_url)).set(database=name).render_as_string(hide_password=False)
 
 
 def provision(url: str, shops: int) -> list[str]:
@@ -283,7 +275,7 @@ def main() -> None:
     fake = FakeCloud()
     proc = None
     try:
-        db_url = _database(server.admin_url(), "chatcentral_load")
+        db_url = recreate_database(server.admin_url(), "chatcentral_load")
         numbers = provision(db_url, args.shops)
         fake_url = fake.start()
         proc, base = start_server(db_url, fake_url, args.workers)

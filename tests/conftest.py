@@ -14,23 +14,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
-from sqlalchemy import Engine, make_url, text
+from sqlalchemy import Engine, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from chatcentral.config import Settings, get_settings, load_settings
+from chatcentral.db.databases import drop_database, recreate_database
 from chatcentral.db.embedded import start_embedded
-from chatcentral.db.engine import make_engine, make_sync_engine, plain_url
+from chatcentral.db.engine import make_engine, make_sync_engine
 from chatcentral.db.migrations import upgrade_central
 
 REPO = Path(__file__).resolve().parents[1]
 APP_SECRET = "test-app-secret"
-
-
-def _with_database(url: str, name: str) -> str:
-    return make_url(plain_url(url)).set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")
@@ -46,35 +42,24 @@ def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server.stop()
 
 
-def _admin(url: str) -> psycopg.Connection:
-    return psycopg.connect(plain_url(url), autocommit=True)
-
-
 @pytest.fixture(scope="session")
 def template_db(pg_admin_url: str) -> Iterator[str]:
     """A database with the central schema at head, cloned for each test."""
     name = f"cc_tpl_{os.getpid()}"
-    with _admin(pg_admin_url) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    engine = make_sync_engine(_with_database(pg_admin_url, name))
+    engine = make_sync_engine(recreate_database(pg_admin_url, name))
     with engine.begin() as conn:
         upgrade_central(conn)
     engine.dispose()
     yield name
-    with _admin(pg_admin_url) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    drop_database(pg_admin_url, name)
 
 
 @pytest.fixture
 def db_url(pg_admin_url: str, template_db: str) -> Iterator[str]:
     """URL of a fresh database of this test's own, central schema already at head."""
     name = f"cc_test_{uuid.uuid4().hex[:12]}"
-    with _admin(pg_admin_url) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}" STRATEGY FILE_COPY')
-    yield _with_database(pg_admin_url, name)
-    with _admin(pg_admin_url) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    yield recreate_database(pg_admin_url, name, template=template_db)
+    drop_database(pg_admin_url, name)
 
 
 @pytest.fixture
