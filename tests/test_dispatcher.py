@@ -150,21 +150,18 @@ async def test_a_permanent_error_is_not_retried_and_is_alerted(
 ) -> None:
     client, _ = app_client
     route = respx.post(f"{GRAPH}/1110001/messages").mock(
-        side_effect=[
-            graph_error(400, 131009, "(#131009) Parameter value is not valid"),
-            httpx.Response(200, json={"success": True}),
-        ]
+        return_value=graph_error(400, 131009, "(#131009) Parameter value is not valid")
     )
     await post(client, cloud.message_from("1110001", "525512345678", "hola"))
     assert await dispatcher.dispatch_once() == 1
     make_due(sync_engine)
-    # The reply failed for good; only the mark-read behind it goes next (then nothing).
-    assert await dispatcher.dispatch_once() == 1
+    # The reply failed for good: it is never retried, and its mark-read is not sent either
+    # (no blue ticks on a message nobody answered).
     assert await dispatcher.dispatch_once() == 0
     reply, mark = outbox_rows(sync_engine)
     assert (reply.status, reply.attempts, reply.error_code) == ("failed", 1, 131009)
-    assert mark.status == "sent"
-    assert route.call_count == 2  # one reply attempt, one mark-read; never the reply again
+    assert mark.status == "cancelled"
+    assert route.call_count == 1
     with sync_engine.connect() as conn:
         message = conn.execute(
             text("SELECT status, error_code FROM tenant_tienda.messages WHERE direction='out'")

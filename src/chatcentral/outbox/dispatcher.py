@@ -52,6 +52,16 @@ _CLAIM = text(
     FOR UPDATE OF o SKIP LOCKED
     """
 )
+_CANCEL_NEXT_MARK_READ = text(
+    """
+    UPDATE central.outbox SET status = 'cancelled'
+    WHERE id = (
+        SELECT n.id FROM central.outbox n JOIN central.outbox f ON f.id = :id
+        WHERE n.status = 'pending' AND n.kind = 'mark_read' AND n.tenant_id = f.tenant_id
+          AND n.recipient = f.recipient AND n.id > f.id
+        ORDER BY n.id LIMIT 1)
+    """
+)
 _NEXT_DUE = text(
     "SELECT EXTRACT(EPOCH FROM min(due_at) - now()) FROM central.outbox WHERE status = 'pending'"
 )
@@ -247,6 +257,9 @@ class Dispatcher:
                 .where(Message.id == row.message_id)
                 .values(status="failed", error_code=failure.code, status_updated_at=func.now())
             )
+        if row.kind == "message":
+            # The customer's message was not answered: do not show them blue ticks for it.
+            await conn.execute(_CANCEL_NEXT_MARK_READ, {"id": row.id})
         for hook in self._hooks:
             await hook(conn, row, failure)
 
