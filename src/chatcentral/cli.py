@@ -278,7 +278,8 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 def _cmd_chat(args: argparse.Namespace) -> int:
     import asyncio
 
-    from chatcentral.simulator.chat import ChatError, run_chat
+    from chatcentral.simulator.chat import ChatError
+    from chatcentral.simulator.terminal import run_chat
 
     settings = get_settings()
     with _admin_engine(settings) as engine:

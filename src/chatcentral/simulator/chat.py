@@ -13,20 +13,15 @@ import asyncio
 import base64
 import hashlib
 import json
-import re
 import secrets
-import threading
 import time
 import uuid
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import Any
 
 import httpx
-import phonenumbers
 from pydantic import SecretStr
-from rich.console import Console
-from rich.text import Text
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -49,8 +44,6 @@ TIMEOUT_S = 10.0
 
 _WABA_ID = "100000000000000"  # the simulated WhatsApp Business Account
 _POLL_S = 0.05
-_OPTION_LINE = re.compile(r"^\s+(\d+\.|\[\d+\]) ")
-_COORDINATES = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*[, ]\s*(-?\d+(?:\.\d+)?)\s*$")
 
 
 class ChatError(Exception):
@@ -154,7 +147,7 @@ class ChatSession:
         if not 1 <= number <= len(rendered.options) or rendered.reply_type is None:
             raise ChatError(f"there is no option {number}; choose 1 to {len(rendered.options)}")
         option = rendered.options[number - 1]
-        business = _digits(self.shop.display_phone)
+        business = digits(self.shop.display_phone)
         return await self._send(interactive_reply(option, rendered.reply_type, wamid, business))
 
     async def send_location(
@@ -283,7 +276,7 @@ class ChatSession:
         value = {
             "messaging_product": "whatsapp",
             "metadata": {
-                "display_phone_number": _digits(self.shop.display_phone),
+                "display_phone_number": digits(self.shop.display_phone),
                 "phone_number_id": self.shop.phone_number_id,
             },
             "contacts": [{"profile": {"name": self.customer_name}, "wa_id": self._sender}],
@@ -383,116 +376,6 @@ def interactive_reply(
     return message
 
 
-# --- The terminal loop ---------------------------------------------------------------------------
-
-
-async def run_chat(
-    settings: Settings,
-    database_url: str,
-    *,
-    tenant: str = DEFAULT_TENANT,
-    phone: str = DEFAULT_PHONE,
-    url: str | None = None,
-    listen: str | None = None,
-    stdin: TextIO,
-    console: Console | None = None,
-) -> int:
-    """Read the customer's lines from `stdin` and print the bot's replies until EOF or salir."""
-    out = console or Console(soft_wrap=True, highlight=False)
-    session = ChatSession(
-        settings, database_url, tenant=tenant, phone=phone, url=url, listen=listen
-    )
-    async with session as chat:
-        for note in chat.provisioned:
-            out.print(Text(note, style="dim"))
-        if url is not None:
-            out.print(
-                f"Fake Cloud API on {chat.cloud_url}: the server at {url} must run with "
-                f"WHATSAPP_API_BASE_URL={chat.cloud_url} for its replies to reach this chat."
-            )
-        out.print(Text(banner(chat)))
-        out.print()
-        prompt = stdin.isatty()
-        lines = _LineReader(stdin)
-        while True:
-            if prompt:
-                out.print(Text("tú› ", style="bold cyan"), end="")
-            line = await lines.next()
-            if line is None or line.strip().lower() == "salir":
-                break
-            if not line.strip():
-                continue
-            try:
-                replies = await _act(chat, line.strip(), out)
-            except ChatError as exc:
-                out.print(Text(f"(!) {exc}", style="red"))
-                continue
-            if replies is not None:
-                _show(out, chat.shop.name, replies)
-    return 0
-
-
-def banner(chat: ChatSession) -> str:
-    """One paragraph: who is talking to whom and how to answer."""
-    return (
-        f"Chat de prueba con {chat.shop.name} ({_pretty(chat.shop.display_phone)}): escribes "
-        f"como un cliente ({_pretty(chat.wa_id)}). Cuando el bot muestre opciones, elige una "
-        "escribiendo su número; comparte una ubicación con «ubicacion 19.43,-99.13»; manda una "
-        "foto con «foto» (con un pie opcional: «foto mi lista»); escribe «salir» para terminar."
-    )
-
-
-async def _act(chat: ChatSession, line: str, out: Console) -> list[dict[str, Any]] | None:
-    keyword, _, rest = line.partition(" ")
-    keyword = keyword.lower()
-    if keyword in ("ubicacion", "ubicación"):
-        coordinates = _coordinates(rest)
-        if coordinates is None:
-            out.print(Text("escribe: ubicacion LAT,LNG   por ejemplo: ubicacion 19.43,-99.13"))
-            return None
-        return await chat.send_location(*coordinates)
-    if keyword == "foto":
-        media_id = str(10**15 + secrets.randbelow(9 * 10**15))  # Meta's ids are long digits
-        return await chat.send_image(media_id, caption=rest.strip() or None)
-    if line.isdigit() and 1 <= int(line) <= len(chat.options):
-        out.print(Text(f"  → {chat.options[int(line) - 1].title}", style="dim"))
-        return await chat.choose(int(line))
-    return await chat.send_text(line)
-
-
-def _show(out: Console, shop_name: str, replies: list[dict[str, Any]]) -> None:
-    if not replies:
-        out.print(Text("(sin respuesta)", style="dim"))
-    for reply in replies:
-        for line in render(reply).lines:
-            style = "bold" if _OPTION_LINE.match(line) else ""
-            out.print(Text.assemble((f"{shop_name}› ", "green"), (line, style)))
-    out.print()
-
-
-class _LineReader:
-    """Lines of a stream, read on a daemon thread: the event loop (the dispatcher, the
-    LISTEN connection) keeps running while the person types, and Ctrl-C is not held up."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self._queue: asyncio.Queue[str | None] = asyncio.Queue()
-        self._loop = asyncio.get_running_loop()
-        self._stream = stream
-        threading.Thread(target=self._pump, daemon=True, name="chat-stdin").start()
-
-    def _pump(self) -> None:
-        try:
-            for line in iter(self._stream.readline, ""):
-                self._loop.call_soon_threadsafe(self._queue.put_nowait, line)
-            self._loop.call_soon_threadsafe(self._queue.put_nowait, None)
-        except RuntimeError:
-            pass  # the loop closed first: the chat is over
-
-    async def next(self) -> str | None:
-        """The next line, or None at end of input."""
-        return await self._queue.get()
-
-
 # --- Helpers -------------------------------------------------------------------------------------
 
 
@@ -502,28 +385,11 @@ def _customer_ids(phone: str) -> tuple[str, str]:
         wa_id = wa_id_of(normalize_phone(phone))
     except InvalidPhone as exc:
         raise ChatError(str(exc)) from None
-    digits = _digits(phone)
-    return wa_id, digits if len(digits) > 10 else wa_id
+    sender = digits(phone)
+    return wa_id, sender if len(sender) > 10 else wa_id
 
 
-def _coordinates(text: str) -> tuple[float, float] | None:
-    match = _COORDINATES.match(text)
-    if match is None:
-        return None
-    lat, lng = float(match[1]), float(match[2])
-    return (lat, lng) if -90 <= lat <= 90 and -180 <= lng <= 180 else None
-
-
-def _pretty(phone: str) -> str:
-    """`+52 55 1234 5678` for any form of a number; unknown forms as given."""
-    try:
-        number = phonenumbers.parse("+" + _digits(phone))
-    except phonenumbers.NumberParseException:
-        return phone
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-
-
-def _digits(text: str) -> str:
+def digits(text: str) -> str:
     return "".join(ch for ch in text if ch.isdigit())
 
 
