@@ -76,6 +76,12 @@ def _build_parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="run the outbox dispatcher alone (scale-out)")
     worker.set_defaults(handler=_cmd_worker)
 
+    check = commands.add_parser("check", help="is this installation ready to serve?")
+    check.add_argument(
+        "--offline", action="store_true", help="skip the Graph API and S3 (no network)"
+    )
+    check.set_defaults(handler=_cmd_check)
+
     migrate = commands.add_parser("migrate", help="upgrade central and every tenant schema")
     migrate.add_argument("--workers", type=_positive, default=None)
     migrate.set_defaults(handler=_cmd_migrate)
@@ -249,6 +255,21 @@ def _bind(host: str, port: int) -> socket.socket:
         raise CliError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     sock.set_inheritable(True)
     return sock
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from chatcentral.db.engine import make_sync_engine
+    from chatcentral.preflight import run_checks
+
+    settings = get_settings()
+    engine = make_sync_engine(_database(settings).url)
+    try:
+        results = run_checks(settings, engine, offline=args.offline)
+    finally:
+        engine.dispose()
+    for result in results:
+        print(result, file=sys.stdout if result.ok else sys.stderr)
+    return 0 if all(result.ok for result in results) else EXIT_FAILED
 
 
 def _cmd_migrate(args: argparse.Namespace) -> int:
