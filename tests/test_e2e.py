@@ -130,3 +130,25 @@ def test_meta_errors_through_the_fake_are_retried_then_delivered(
         assert mark.is_mark_read
     finally:
         interrupt(proc)
+
+
+def test_metrics_sum_every_worker_process(
+    db_url: str, shops: dict[str, ProvisionedShop], tmp_path: Path, fake_cloud: FakeCloud
+) -> None:
+    proc, base = start_run(
+        db_url, tmp_path, "--workers", "2", env={"WHATSAPP_API_BASE_URL": fake_cloud.base_url}
+    )
+    try:
+        for n in range(12):
+            body = cloud.message_from("1110001", f"5255000000{n:02d}", "hola")
+            assert post(base, body).status_code == 200
+        answers = {httpx.get(f"{base}/metrics", timeout=5).text for _ in range(4)}
+    finally:
+        interrupt(proc)
+    for text_ in answers:
+        handled = [
+            line
+            for line in text_.splitlines()
+            if line.startswith('chatcentral_inbound_messages_total{outcome="handled"}')
+        ]
+        assert handled and float(handled[0].split()[-1]) == 12.0

