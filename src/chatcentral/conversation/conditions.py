@@ -132,6 +132,3 @@ class Conditions(ConversationState):
             return False
         self.context["empties"] = int(count)
         return True
-
-    def has_orders(self, event: EventData | None) -> bool:
-        return bool(self.facts.orders)

@@ -126,10 +126,6 @@ class FactsLoader:
             elif kind == ORDERS:
                 facts.orders_ = tuple(await _orders(conn, customer_id, RECENT_ORDERS))
 
-    def forget(self, schema: str) -> None:
-        """Drop a shop's cached catalog (after its products changed)."""
-        self._catalogs.pop(schema, None)
-
     async def _catalog(self, conn: AsyncConnection, schema: str) -> Catalog:
         cached = self._catalogs.get(schema)
         now = time.monotonic()
