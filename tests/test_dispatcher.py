@@ -169,8 +169,12 @@ async def test_a_permanent_error_is_not_retried_and_is_alerted(
         alert = conn.execute(
             select(AuditLog.action, AuditLog.details).where(AuditLog.actor == "dispatcher")
         ).one()
+        shop_alert = conn.execute(
+            text("SELECT kind, payload FROM tenant_tienda.notifications")
+        ).one()
     assert tuple(message) == ("failed", 131009)
     assert alert.action == "outbox.failed" and alert.details["code"] == 131009
+    assert shop_alert.kind == "delivery.failed" and shop_alert.payload["code"] == 131009
 
 
 @respx.mock

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from chatcentral.config import Settings
 from chatcentral.metrics import OUTBOX_FAILED, OUTBOX_RETRIES, OUTBOX_SEND_SECONDS, OUTBOX_SENT
 from chatcentral.models.central import AuditLog, Outbox
-from chatcentral.models.tenant import Message
+from chatcentral.models.tenant import Message, Notification
 from chatcentral.outbox.statuses import latest_status_of
 from chatcentral.tenancy.secrets import decrypt_token
 from chatcentral.whatsapp.graph import GraphClient, SendFailure, SendResult, Verdict
@@ -103,6 +103,26 @@ async def audit_failure(conn: AsyncConnection, row: Claimed, failure: SendFailur
     )
 
 
+async def notify_shop_admins(conn: AsyncConnection, row: Claimed, failure: SendFailure) -> None:
+    """Default alert for the shop: a notification its admins receive (the notifications
+    issue delivers them) saying a customer was not answered and why."""
+    if row.kind != "message":
+        return
+    tenant_conn = await conn.execution_options(schema_translate_map={None: row.schema})
+    await tenant_conn.execute(
+        insert(Notification).values(
+            kind="delivery.failed",
+            payload={
+                "outbox_id": row.id,
+                "message_id": row.message_id,
+                "recipient": row.recipient,
+                "code": failure.code,
+                "reason": failure.reason,
+            },
+        )
+    )
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -118,7 +138,9 @@ class Dispatcher:
         self._graph = graph
         self._settings = settings
         self._batch_size = batch_size
-        self._hooks = failure_hooks if failure_hooks is not None else [audit_failure]
+        self._hooks = (
+            failure_hooks if failure_hooks is not None else [audit_failure, notify_shop_admins]
+        )
         self._rng = rng or random.Random()
         self._wake = asyncio.Event()
 
