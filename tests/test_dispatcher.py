@@ -407,3 +407,27 @@ async def test_a_status_naming_an_inbound_message_changes_nothing(
             text("SELECT status FROM tenant_tienda.messages WHERE wamid = 'wamid.MINE'")
         ).scalar_one()
     assert status == "received"
+
+
+async def test_old_sent_calls_are_purged_and_pending_ones_kept(
+    shops: dict[str, ProvisionedShop], dispatcher: Dispatcher, sync_engine: Engine
+) -> None:
+    with sync_engine.begin() as conn:
+        for status, age in (
+            ("sent", 30),
+            ("cancelled", 8),
+            ("sent", 1),
+            ("pending", 30),
+            ("failed", 30),
+        ):
+            conn.execute(
+                text(
+                    "INSERT INTO central.outbox (tenant_id, kind, recipient, payload, status, "
+                    "created_at) VALUES (:t, 'message', '52', '{}', :s, "
+                    "now() - make_interval(days => :age))"
+                ),
+                {"t": shops["grocery"].id, "s": status, "age": age},
+            )
+    assert await dispatcher.purge() == 2
+    kept = sorted(r.status for r in outbox_rows(sync_engine))
+    assert kept == ["failed", "pending", "sent"]

@@ -385,3 +385,34 @@ async def test_a_deactivated_shop_is_dropped_from_the_cache_by_notify(
             break
         await asyncio.sleep(0.05)
     assert ignored
+
+
+async def test_a_big_batch_keeps_each_customers_messages_in_order(
+    app_client: Client, shops: dict[str, ProvisionedShop], sync_engine: Engine
+) -> None:
+    client, _ = app_client
+    customers = [f"52551230{n:04d}" for n in range(10)]
+    messages = [
+        cloud.text(wa_id, f"mensaje {turn}", ts=1_760_000_000 + turn)
+        for turn in (3, 1, 0, 2)  # each customer's four messages arrive shuffled
+        for wa_id in customers
+    ]
+    body = cloud.envelope(
+        cloud.change("1110001", contacts=[cloud.contact(c) for c in customers], messages=messages)
+    )
+    assert (await post(client, body)).status_code == 200
+    with sync_engine.connect() as conn:
+        versions = (
+            conn.execute(text("SELECT version FROM tenant_tienda.customer_sessions"))
+            .scalars()
+            .all()
+        )
+        statuses = (
+            conn.execute(
+                text("SELECT DISTINCT status FROM tenant_tienda.messages WHERE direction = 'in'")
+            )
+            .scalars()
+            .all()
+        )
+    assert sorted(versions) == [4] * 10  # every message handled, none left behind as stale
+    assert statuses == ["received"]

@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     chatcentral_db_max_overflow: int = Field(default=5, ge=0, le=200)
     chatcentral_db_pool_recycle_s: int = Field(default=1800, ge=10)
     chatcentral_log_level: str = "INFO"
+    # Days sent Graph API calls stay in central.outbox for inspection before being deleted.
+    chatcentral_outbox_retention_days: int = Field(default=7, ge=1, le=3650)
     # Mark each inbound message read on WhatsApp once its reply has been sent.
     chatcentral_mark_read: bool = True
 

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -62,6 +63,17 @@ _CANCEL_NEXT_MARK_READ = text(
         ORDER BY n.id LIMIT 1)
     """
 )
+# Sent and cancelled calls are kept a while for inspection, then deleted in slices so a
+# purge never holds many locks; failed ones stay until an operator looks at them.
+_PURGE = text(
+    """
+    DELETE FROM central.outbox WHERE id IN (
+        SELECT id FROM central.outbox
+        WHERE status IN ('sent', 'cancelled') AND created_at < now() - make_interval(days => :days)
+        LIMIT 5000)
+    """
+)
+PURGE_EVERY_S = 3600.0
 _NEXT_DUE = text(
     "SELECT EXTRACT(EPOCH FROM min(due_at) - now()) FROM central.outbox WHERE status = 'pending'"
 )
@@ -148,9 +160,28 @@ class Dispatcher:
         """Called on NOTIFY: new rows are waiting."""
         self._wake.set()
 
+    async def purge(self) -> int:
+        """Delete sent and cancelled calls older than the retention; return how many."""
+        deleted = 0
+        while True:
+            async with self._engine.begin() as conn:
+                result = await conn.execute(
+                    _PURGE, {"days": self._settings.chatcentral_outbox_retention_days}
+                )
+            deleted += result.rowcount
+            if result.rowcount < 5000:
+                return deleted
+
     async def run(self, stop: asyncio.Event, *, idle_wait: float = 5.0) -> None:
         """Dispatch until `stop` is set; sleep between bursts until woken or a row is due."""
+        next_purge = time.monotonic()
         while not stop.is_set():
+            if time.monotonic() >= next_purge:
+                next_purge = time.monotonic() + PURGE_EVERY_S
+                try:
+                    log.info("outbox purge removed %d old rows", await self.purge())
+                except Exception:  # noqa: BLE001 - a failed purge must not stop sending
+                    log.warning("outbox purge failed; next try in an hour", exc_info=True)
             try:
                 sent = await self.dispatch_once()
             except Exception:
