@@ -180,7 +180,7 @@ class Dispatcher:
                 next_purge = time.monotonic() + PURGE_EVERY_S
                 try:
                     log.info("outbox purge removed %d old rows", await self.purge())
-                except Exception:  # noqa: BLE001 - a failed purge must not stop sending
+                except Exception:
                     log.warning("outbox purge failed; next try in an hour", exc_info=True)
             try:
                 sent = await self.dispatch_once()
