@@ -431,3 +431,57 @@ async def test_old_sent_calls_are_purged_and_pending_ones_kept(
     assert await dispatcher.purge() == 2
     kept = sorted(r.status for r in outbox_rows(sync_engine))
     assert kept == ["failed", "pending", "sent"]
+
+
+@respx.mock
+async def test_under_random_failures_every_reply_arrives_once_and_in_order(
+    app_client: Client,
+    shops: dict[str, ProvisionedShop],
+    dispatcher: Dispatcher,
+    sync_engine: Engine,
+) -> None:
+    import random
+
+    client, _ = app_client
+    dice = random.Random(20261122)
+    delivered: dict[str, list[str]] = {}
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        roll = dice.random()
+        if roll < 0.15:
+            return graph_error(500, 131000)
+        if roll < 0.25:
+            return graph_error(429, 130429)
+        if roll < 0.32:
+            return graph_error(400, 131056, "pair rate limit hit")
+        if roll < 0.36:
+            raise httpx.ReadTimeout("slow")
+        key = body.get("to") or body.get("message_id", "")
+        delivered.setdefault(str(key), []).append(json.dumps(body, sort_keys=True))
+        return accepted(f"wamid.R{sum(map(len, delivered.values()))}")
+
+    respx.post(f"{GRAPH}/1110001/messages").mock(side_effect=flaky)
+    customers = [f"52551777{n:04d}" for n in range(8)]
+    for turn in range(3):
+        for wa_id in customers:
+            await post(
+                client,
+                cloud.message_from(
+                    "1110001", wa_id, ("hola", "1", "menu")[turn], ts=1_760_000_000 + turn
+                ),
+            )
+    for _ in range(200):
+        await dispatcher.dispatch_once()
+        make_due(sync_engine)
+        if all(r.status != "pending" for r in outbox_rows(sync_engine)):
+            break
+    rows = outbox_rows(sync_engine)
+    assert {r.status for r in rows} == {"sent"}  # nothing lost, nothing given up
+    with sync_engine.connect() as conn:
+        queued = conn.execute(
+            text("SELECT recipient, payload FROM central.outbox WHERE kind = 'message' ORDER BY id")
+        ).all()
+    for wa_id in customers:
+        expected = [json.dumps(p, sort_keys=True) for r, p in queued if r == wa_id]
+        assert delivered["+" + wa_id] == expected  # each reply once, in the order queued
