@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine, text
 
+from chatcentral.phones import normalize_phone, wa_id_of
 from chatcentral.simulator.render import Rendered, render
 from tests import cloud
 
@@ -36,7 +37,7 @@ class Customer:
         self.name = name
         self.last: list[dict[str, Any]] = []
         self._seen = 0
-        self.recipient = "52" + wa_id[3:] if wa_id.startswith("521") else wa_id
+        self.recipient = wa_id_of(normalize_phone(wa_id))  # the outbox keys the canonical form
         self.slug = ""
 
     # --- what the customer does ----------------------------------------------------------

@@ -18,7 +18,7 @@ from chatcentral.conversation.check import check_flow
 from chatcentral.conversation.flow import FlowError, shipped_flow
 from chatcentral.db.migrations import current_tenant_revision, head_revision
 from chatcentral.models.central import Tenant
-from chatcentral.tenancy.secrets import decrypt_token
+from chatcentral.tenancy.secrets import token_for
 
 
 @dataclass(frozen=True)
@@ -127,13 +127,7 @@ def _graph_api(
     with httpx.Client(timeout=10, transport=transport) as client:
         for shop in active:
             try:
-                token = (
-                    decrypt_token(settings, shop.token)
-                    if shop.token is not None
-                    else settings.whatsapp_access_token.get_secret_value()
-                    if settings.whatsapp_access_token is not None
-                    else None
-                )
+                token = token_for(settings, shop.token)
             except ConfigError as exc:
                 yield Result(f"graph api {shop.slug}", False, str(exc))
                 continue

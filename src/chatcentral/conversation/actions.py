@@ -9,7 +9,7 @@ from transitions import EventData
 
 from chatcentral.conversation import cart
 from chatcentral.conversation.events import Event
-from chatcentral.conversation.state import MAIN_MENU, ConversationState, value_of
+from chatcentral.conversation.state import MAIN_MENU, ConversationState, Effect, value_of
 from chatcentral.conversation.text_input import (
     postal_code_in,
 )
@@ -36,6 +36,12 @@ class Actions(ConversationState):
     def add_to_cart(self, event: EventData) -> None:
         cart.add(self.context, self.current_product(), Decimal(self.context.pop("quantity")))
         self.say("cart.added", name=self.current_product().name)
+
+    def tell_cart_empty(self, event: EventData) -> None:
+        self.say("cart.empty")
+
+    def tell_no_orders(self, event: EventData) -> None:
+        self.say("status.none")
 
     def remove_item(self, event: EventData) -> None:
         cart.remove(self.context, int(value_of(event)))
@@ -105,7 +111,7 @@ class Actions(ConversationState):
     def place_order(self, event: EventData) -> None:
         deposit_count, deposit = self.deposit()
         self.effects.append(
-            (
+            Effect(
                 "create_order",
                 {
                     "lines": self.context.get("cart", []),
@@ -139,7 +145,10 @@ class Actions(ConversationState):
 
     def explain_rejection(self, event: EventData) -> None:
         details = dict((event.kwargs.get("inbound") or Event("effect")).details)
-        self.notes.extend(str(problem) for problem in details.get("problems", []))
+        for problem in details.get("problems", []):
+            values = dict(problem)
+            self.say(values.pop("text"), **values)
+        self.say("rejected.review")
         for item in details.get("adjust", []):
             if Decimal(item["quantity"]) <= 0:
                 cart.remove(self.context, int(item["product_id"]))
@@ -162,7 +171,7 @@ class Actions(ConversationState):
         """valid_empties stored the number."""
 
     def open_handoff(self, event: EventData) -> None:
-        self.effects.append(("open_handoff", {"reason": self.context.get("return_to")}))
+        self.effects.append(Effect("open_handoff", {"reason": self.context.get("return_to")}))
 
     def pick_order(self, event: EventData) -> None:
         self.context["order_id"] = int(value_of(event))

@@ -92,6 +92,12 @@ class Conditions(ConversationState):
     def always(self, event: EventData | None) -> bool:
         return True
 
+    def cart_is_empty(self, event: EventData | None) -> bool:
+        return cart.count(self.context) == 0
+
+    def no_orders(self, event: EventData | None) -> bool:
+        return not self.facts.orders
+
     def has_cart(self, event: EventData | None) -> bool:
         return cart.count(self.context) > 0
 

@@ -17,8 +17,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatcentral.conversation import cart
-from chatcentral.conversation.engine import Effect
 from chatcentral.conversation.events import Event
+from chatcentral.conversation.state import Effect
 from chatcentral.models.tenant import (
     Customer,
     CustomerAddress,
@@ -50,11 +50,10 @@ async def apply(
     customer_id: int,
     effect: Effect,
     source_wamid: str,
-    texts: dict[str, str],
 ) -> Event | None:
     """Do one effect; return the event the engine must hear about its outcome, if any."""
     if effect.kind == "create_order":
-        return await _create_order(conn, shop, customer_id, effect.data, source_wamid, texts)
+        return await _create_order(conn, shop, customer_id, effect.data, source_wamid)
     if effect.kind == "open_handoff":
         await _open_handoff(conn, customer_id, effect.data)
     elif effect.kind == "close_handoff":
@@ -74,51 +73,16 @@ async def _create_order(
     customer_id: int,
     data: dict[str, Any],
     source_wamid: str,
-    texts: dict[str, str],
 ) -> Event:
-    wanted = {int(line["product_id"]): line for line in data["lines"]}
-    rows = {
-        row.id: row for row in (await conn.execute(_LOCK_PRODUCTS, {"ids": list(wanted)})).all()
-    }
-    problems: list[str] = []
-    adjust: list[dict[str, str]] = []
-    for product_id, line in wanted.items():
-        row = rows.get(product_id)
-        quantity = Decimal(line["quantity"])
-        if row is None or not row.active:
-            problems.append(texts["rejected.unavailable"].format(name=line["name"]))
-            adjust.append({"product_id": str(product_id), "quantity": "0"})
-        elif row.stock is not None and row.stock < quantity:
-            available = cart.quantity_label(row.stock, row.unit)
-            problems.append(texts["rejected.stock"].format(name=row.name, available=available))
-            adjust.append({"product_id": str(product_id), "quantity": str(row.stock)})
-        elif row.price != Decimal(line["price"]):
-            problems.append(
-                texts["rejected.price"].format(
-                    name=row.name,
-                    old=cart.money(Decimal(line["price"])),
-                    new=cart.money(row.price),
-                )
-            )
-            adjust.append(
-                {
-                    "product_id": str(product_id),
-                    "quantity": line["quantity"],
-                    "price": str(row.price),
-                }
-            )
-    subtotal = sum(
-        (
-            (Decimal(line["price"]) * Decimal(line["quantity"])).quantize(cart.CENT)
-            for line in data["lines"]
-        ),
-        Decimal("0"),
-    )
+    lines = cart.lines({"cart": data["lines"]})
+    locked = await conn.execute(_LOCK_PRODUCTS, {"ids": [line.product_id for line in lines]})
+    rows = {row.id: row for row in locked.all()}
+    problems, adjust = _changes_since_chosen(lines, rows)
+    subtotal = sum((line.total for line in lines), Decimal("0"))
     minimum = Decimal(data.get("minimum_order") or "0")
     if not problems and subtotal < minimum:
-        problems.append(texts["rejected.minimum"].format(minimum=cart.money(minimum)))
+        problems.append({"text": "rejected.minimum", "minimum": cart.money(minimum)})
     if problems:
-        problems.append(texts["rejected.review"])
         return Event(
             EFFECT,
             reply_id="effect:order_rejected",
@@ -161,16 +125,14 @@ async def _create_order(
         [
             {
                 "order_id": order_id,
-                "product_id": int(line["product_id"]),
-                "product_name": line["name"],
-                "unit": line["unit"],
-                "quantity": Decimal(line["quantity"]),
-                "unit_price": Decimal(line["price"]),
-                "line_total": (Decimal(line["price"]) * Decimal(line["quantity"])).quantize(
-                    cart.CENT
-                ),
+                "product_id": line.product_id,
+                "product_name": line.name,
+                "unit": line.unit,
+                "quantity": line.quantity,
+                "unit_price": line.price,
+                "line_total": line.total,
             }
-            for line in data["lines"]
+            for line in lines
         ],
     )
     await conn.execute(
@@ -178,12 +140,12 @@ async def _create_order(
             order_id=order_id, status_id=_PENDING.scalar_subquery(), changed_by="customer"
         )
     )
-    for product_id, line in wanted.items():
-        if rows[product_id].stock is not None:
+    for line in lines:
+        if rows[line.product_id].stock is not None:
             await conn.execute(
                 update(Product)
-                .where(Product.id == product_id)
-                .values(stock=Product.stock - Decimal(line["quantity"]), updated_at=func.now())
+                .where(Product.id == line.product_id)
+                .values(stock=Product.stock - line.quantity, updated_at=func.now())
             )
     jugs = int(data.get("jugs_delivered") or 0) - int(data.get("empties") or 0)
     if jugs:
@@ -203,6 +165,38 @@ async def _create_order(
         reply_id="effect:order_placed",
         details={"order_id": order_id, "total": str(total)},
     )
+
+
+def _changes_since_chosen(
+    lines: list[cart.Line], rows: dict[int, Any]
+) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """What changed since the customer chose (a text key with its values, for the engine to
+    say) and how the cart must change to match."""
+    problems: list[dict[str, str]] = []
+    adjust: list[dict[str, str]] = []
+    for line in lines:
+        row = rows.get(line.product_id)
+        product_id = str(line.product_id)
+        if row is None or not row.active:
+            problems.append({"text": "rejected.unavailable", "name": line.name})
+            adjust.append({"product_id": product_id, "quantity": "0"})
+        elif row.stock is not None and row.stock < line.quantity:
+            available = cart.quantity_label(row.stock, row.unit)
+            problems.append({"text": "rejected.stock", "name": row.name, "available": available})
+            adjust.append({"product_id": product_id, "quantity": str(row.stock)})
+        elif row.price != line.price:
+            problems.append(
+                {
+                    "text": "rejected.price",
+                    "name": row.name,
+                    "old": cart.money(line.price),
+                    "new": cart.money(row.price),
+                }
+            )
+            adjust.append(
+                {"product_id": product_id, "quantity": str(line.quantity), "price": str(row.price)}
+            )
+    return problems, adjust
 
 
 async def _remember_address(

@@ -12,17 +12,10 @@ from chatcentral.conversation.events import Event
 from chatcentral.conversation.facts import Facts, MissingFacts
 from chatcentral.conversation.flow import FlowSpec, effective, shipped_flow
 from chatcentral.conversation.machine import EXPIRED, MAIN_MENU, NEW, Conversation
+from chatcentral.conversation.state import Effect
 from chatcentral.tenancy.directory import Shop
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Effect:
-    """Something the conversation service must do inside the message's transaction."""
-
-    kind: str
-    data: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -65,6 +58,6 @@ def decide(
         state=convo.state,
         context=convo.context,
         replies=convo.replies,
-        effects=[Effect(kind, data) for kind, data in convo.effects],
+        effects=convo.effects,
         session_minutes=settings.session_timeout_minutes,
     )

@@ -18,7 +18,7 @@ from chatcentral.conversation.actions import Actions
 from chatcentral.conversation.conditions import Conditions
 from chatcentral.conversation.events import LOCATION, MEDIA, REPLY, TEXT, Event
 from chatcentral.conversation.flow import FlowSpec, InputSpec, StateSpec
-from chatcentral.conversation.state import HANDOFF, MAIN_MENU
+from chatcentral.conversation.state import HANDOFF, MAIN_MENU, Effect
 from chatcentral.conversation.text_input import (
     coordinates_in,
     normalize,
@@ -124,14 +124,14 @@ class Conversation(Actions, Conditions):
         """Fire a flow trigger; on a refused condition, say why and show the state again."""
         machine = machine_for(self.flow)
         before = self.state
-        moved = machine.events[trigger].trigger(self, value=value, inbound=event)
+        machine.events[trigger].trigger(self, value=value, inbound=event)
         if self.redirect:
             self.state, self.redirect = self.redirect, None
         if self.error:
             self.notes.append(self.error)
             self.error = None
-        if moved or self.state != before:
-            self.context["page"] = self.context.get("page", 0) if self.state == before else 0
+        if self.state != before:
+            self.context["page"] = 0  # a new list starts at its first page
         self.render()
 
     def render(self) -> None:
@@ -260,7 +260,7 @@ class Conversation(Actions, Conditions):
 
     def _in_handoff(self, event: Event) -> None:
         if event.kind == TEXT and event.text and normalize(event.text) in _MENU_WORDS:
-            self.effects.append(("close_handoff", {}))
+            self.effects.append(Effect("close_handoff"))
             self.enter(MAIN_MENU)
         # Otherwise a person answers: the bot stays quiet (every message is stored).
 

@@ -24,7 +24,6 @@ from chatcentral.conversation.engine import Decision
 from chatcentral.conversation.events import Event, event_from
 from chatcentral.conversation.facts import Facts
 from chatcentral.conversation.facts_loader import FactsLoader
-from chatcentral.conversation.flow import effective, shipped_flow
 from chatcentral.phones import InvalidPhone, normalize_phone, wa_id_of
 from chatcentral.tenancy.directory import Shop
 from chatcentral.whatsapp import outbound
@@ -125,8 +124,7 @@ class ConversationService:
             decision = await turn.decide(state, context, event_from(message))
             replies = list(decision.replies)
             for effect in decision.effects:
-                texts = effective(shipped_flow(shop.flow), shop.settings)[1]
-                outcome = await effects.apply(conn, shop, customer_id, effect, message.id, texts)
+                outcome = await effects.apply(conn, shop, customer_id, effect, message.id)
                 if outcome is not None:
                     decision = await turn.decide(decision.state, decision.context, outcome)
                     replies.extend(decision.replies)

@@ -8,6 +8,7 @@ deposits, totals). What is said with `say` is folded into the next view's messag
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,6 +24,17 @@ from chatcentral.conversation.text_input import (
 from chatcentral.tenancy.directory import Shop
 from chatcentral.whatsapp import outbound
 
+
+@dataclass(frozen=True)
+class Effect:
+    """Something the conversation service must do inside the message's transaction."""
+
+    kind: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+# Keys of a shop's business hours, in `datetime.weekday()` order.
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAIN_MENU = "main_menu"
 HANDOFF = "handoff"
 
@@ -48,7 +60,7 @@ class ConversationState:
         self.context = context
         self.facts = facts
         self.replies: list[dict[str, Any]] = []
-        self.effects: list[tuple[str, dict[str, Any]]] = []
+        self.effects: list[Effect] = []
         self.notes: list[str] = []  # said before the next view; merged into its message
         self.too_long: list[str] = []  # texts shortened to fit a title (for flows check)
         self.error: str | None = None
@@ -166,7 +178,7 @@ class ConversationState:
 
     def is_open(self) -> bool:
         now = self.facts.now.astimezone(ZoneInfo(self.shop.timezone))
-        day = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[now.weekday()]
+        day = WEEKDAYS[now.weekday()]
         current = f"{now:%H:%M}"
         ranges = self.shop.business_hours.get(day) or []
         return any(start <= current < end for start, end in ranges)

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from chatcentral.conversation import cart
 from chatcentral.conversation.facts import OrderSummary
+from chatcentral.conversation.state import WEEKDAYS
 from chatcentral.whatsapp import outbound
 from chatcentral.whatsapp.outbound import Button, Row, Section
 
@@ -26,7 +27,6 @@ View = Callable[["Conversation"], list[Message]]
 TITLE_MAX = 24
 DESCRIPTION_MAX = 72
 BUTTON_MAX = 20
-_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DAY_NAMES = {
     "mon": "lun",
     "tue": "mar",
@@ -71,11 +71,10 @@ def _button(convo: Conversation, id: str, key: str) -> Button:
 
 
 def _paged(convo: Conversation, rows: list[Row], page_id: str) -> tuple[list[Row], bool]:
-    page = int(convo.context.get("page", 0))
     if not rows:
         return rows, False
-    last_page = max(0, (len(rows) - 2) // 9) if len(rows) > 10 else 0
-    page = min(page, last_page)
+    # The catalog may have shrunk since the customer asked for "Ver más": stay in range.
+    page = min(int(convo.context.get("page", 0)), outbound.last_page(len(rows)))
     convo.context["page"] = page
     return outbound.paginate(rows, page, more_id=page_id, more_title=convo.text("more"))
 
@@ -183,10 +182,6 @@ def quantity_prompt(convo: Conversation) -> list[Message]:
 
 
 def cart_view(convo: Conversation) -> list[Message]:
-    if not cart.count(convo.context):
-        convo.state = "main_menu"  # nothing to review: the menu is where they are now
-        convo.say("cart.empty")
-        return main_menu(convo)
     body = convo.text(
         "cart.body",
         lines="\n".join(cart.summary_lines(convo.context)),
@@ -202,8 +197,6 @@ def cart_view(convo: Conversation) -> list[Message]:
 
 
 def cart_items(convo: Conversation) -> list[Message]:
-    if not cart.count(convo.context):
-        return cart_view(convo)
     rows = [
         Row(
             f"item:{line.product_id}",
@@ -332,10 +325,6 @@ def usual(convo: Conversation) -> list[Message]:
 
 def order_status(convo: Conversation) -> list[Message]:
     orders = convo.facts.orders
-    if not orders:
-        convo.state = "main_menu"
-        convo.say("status.none")
-        return main_menu(convo)
     chosen = convo.context.get("order_id")
     order = next((o for o in orders if o.id == chosen), orders[0])
     buttons = [_button(convo, "nav:menu", "nav.menu")]
@@ -441,7 +430,7 @@ def _order_details(convo: Conversation, order: OrderSummary) -> str:
 def describe_hours(convo: Conversation) -> str:
     hours = convo.shop.business_hours
     parts = []
-    for day in _DAYS:
+    for day in WEEKDAYS:
         ranges = hours.get(day) or []
         if ranges:
             spans = ", ".join(f"{start}–{end}" for start, end in ranges)

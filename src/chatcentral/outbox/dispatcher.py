@@ -27,7 +27,7 @@ from chatcentral.metrics import OUTBOX_FAILED, OUTBOX_RETRIES, OUTBOX_SEND_SECON
 from chatcentral.models.central import AuditLog, Outbox
 from chatcentral.models.tenant import Message, Notification
 from chatcentral.outbox.statuses import latest_status_of
-from chatcentral.tenancy.secrets import decrypt_token
+from chatcentral.tenancy.secrets import token_for
 from chatcentral.whatsapp.graph import GraphClient, SendFailure, SendResult, Verdict
 
 log = logging.getLogger(__name__)
@@ -215,19 +215,13 @@ class Dispatcher:
         return len(rows)
 
     async def _send(self, row: Claimed) -> SendResult:
-        token = self._token(row)
+        token = token_for(self._settings, row.token_encrypted)
         if token is None:
             return SendResult(
                 failure=SendFailure(Verdict.PERMANENT, "no access token configured for shop")
             )
         with OUTBOX_SEND_SECONDS.time():
             return await self._graph.send(row.phone_number_id, token, row.payload)
-
-    def _token(self, row: Claimed) -> str | None:
-        if row.token_encrypted is not None:
-            return decrypt_token(self._settings, row.token_encrypted)
-        default = self._settings.whatsapp_access_token
-        return default.get_secret_value() if default is not None else None
 
     async def _record(self, conn: AsyncConnection, row: Claimed, result: SendResult) -> None:
         if result.failure is None:

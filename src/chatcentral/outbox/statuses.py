@@ -22,6 +22,7 @@ from sqlalchemy import (
     column,
     func,
     literal,
+    select,
     update,
     values,
 )
@@ -114,8 +115,7 @@ def latest_status_of(wamid: str) -> Any:
     """Scalar subquery: the highest status already recorded for `wamid`, if any (used when
     the dispatcher learns a wamid after its statuses arrived)."""
     return (
-        MessageStatus.__table__.select()
-        .with_only_columns(MessageStatus.status)
+        select(MessageStatus.status)
         .where(MessageStatus.wamid == literal(wamid))
         .order_by(rank_of(MessageStatus.status).desc())
         .limit(1)

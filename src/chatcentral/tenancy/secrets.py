@@ -30,3 +30,11 @@ def decrypt_token(settings: Settings, ciphertext: bytes) -> str:
         raise ConfigError(
             "CHATCENTRAL_TOKEN_KEY: cannot decrypt a stored tenant token (was the key rotated?)"
         ) from None
+
+
+def token_for(settings: Settings, encrypted: bytes | None) -> str | None:
+    """The Graph API token a shop sends with: its own (decrypted) or the default one."""
+    if encrypted is not None:
+        return decrypt_token(settings, encrypted)
+    default = settings.whatsapp_access_token
+    return default.get_secret_value() if default is not None else None

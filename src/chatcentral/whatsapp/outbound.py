@@ -216,7 +216,7 @@ def paginate(
     _check_row(_row_dict(more))
     if any(row.id == more_id for row in rows):
         raise OutboundError(f"more_id {_shown(more_id)} is also a row id; it would be ambiguous")
-    last = _last_page(len(rows), per_page)
+    last = last_page(len(rows), per_page)
     if not 0 <= page <= last:
         raise OutboundError(f"page {page} does not exist; {len(rows)} rows make pages 0 to {last}")
     start = page * (per_page - 1)
@@ -328,7 +328,8 @@ def _row_dict(row: Row) -> dict[str, Any]:
     return result
 
 
-def _last_page(count: int, per_page: int) -> int:
+def last_page(count: int, per_page: int = LIST_ROWS_MAX) -> int:
+    """The number of the last page `paginate` makes of `count` rows."""
     if count <= per_page:
         return 0
     # Every page but the last shows per_page - 1 rows; the last shows up to per_page.
