@@ -212,3 +212,28 @@ def test_fractional_kilograms_and_decimal_commas() -> None:
     talk.taps("prod:101")
     talk.taps("product:add")
     assert "1.25 kg Fruta 1 — $12.50" in talk.says("1,25")
+
+
+def test_a_product_list_with_nothing_to_show_says_so_instead_of_failing() -> None:
+    empty_water = Facts(
+        now=datetime(2026, 11, 24, 17, 0, tzinfo=UTC),
+        catalog_=Catalog((Category(1, "Garrafones"),), ()),
+        customer_=CustomerFacts("Luis", 0, (), None),
+        orders_=(),
+    )
+    water = Talk(shop("water_delivery"), empty_water)
+    assert "no tenemos productos disponibles" in water.says("pedido")
+    assert water.state == "main_menu"
+
+    grocery = Talk(shop(), facts())
+    grocery.says("catalogo")
+    grocery.context["options"] = [["cat:3", "Vacía"]]  # a category emptied meanwhile
+    grocery.facts = Facts(
+        now=grocery.facts.now,
+        catalog_=Catalog((*catalog().categories, Category(3, "Vacía")), catalog().products),
+        customer_=grocery.facts.customer_,
+        orders_=(),
+    )
+    answer = grocery.taps("cat:3")
+    assert "no tenemos productos disponibles" in answer
+    assert grocery.state == "choosing_category" and "Frutas" in answer

@@ -40,6 +40,9 @@ class Actions(ConversationState):
     def tell_cart_empty(self, event: EventData) -> None:
         self.say("cart.empty")
 
+    def tell_catalog_empty(self, event: EventData) -> None:
+        self.say("catalog.empty")
+
     def tell_no_orders(self, event: EventData) -> None:
         self.say("status.none")
 

@@ -281,6 +281,15 @@ def _scenarios(settings: Settings) -> Iterator[tuple[str, Facts, dict[str, Any]]
         for page in (0, 1, 5):
             yield f"{label}, page {page}", facts, {**context, "page": page}
         yield f"{label}, empty cart", facts, {"category_id": catalog.categories[0].id}
+    # A shop whose products are all inactive, or a category emptied while a customer looks.
+    bare = Facts(
+        now=now,
+        catalog_=Catalog(categories=(Category(1, "Vacía"),), products=()),
+        customer_=CustomerFacts(None, 0, (), None),
+        orders_=(),
+    )
+    yield "empty catalog", bare, {"category_id": 1}
+    yield "empty catalog, no category", bare, {}
 
 
 def _catalog(categories: int, per_category: int, name_length: int) -> Catalog:

@@ -95,6 +95,14 @@ class Conditions(ConversationState):
     def cart_is_empty(self, event: EventData | None) -> bool:
         return cart.count(self.context) == 0
 
+    def no_products_to_show(self, event: EventData | None) -> bool:
+        """The chosen category (or, without one, the whole catalog) has nothing active."""
+        catalog = self.facts.catalog
+        category_id = self.context.get("category_id")
+        if category_id is None:
+            return not catalog.products
+        return not catalog.in_category(int(category_id))
+
     def no_orders(self, event: EventData | None) -> bool:
         return not self.facts.orders
 
