@@ -24,6 +24,7 @@ from chatcentral.db.databases import drop_database, recreate_database
 from chatcentral.db.embedded import start_embedded
 from chatcentral.db.engine import make_engine, make_sync_engine
 from chatcentral.db.migrations import upgrade_central
+from tests.dbproxy import DatabaseProxy
 
 REPO = Path(__file__).resolve().parents[1]
 APP_SECRET = "test-app-secret"
@@ -151,3 +152,11 @@ async def app_client(
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             yield client, app
+
+
+@pytest.fixture
+def db_proxy(db_url: str) -> Iterator[DatabaseProxy]:
+    """This test's database behind a proxy the test can cut to stage an outage."""
+    proxy = DatabaseProxy(db_url).start()
+    yield proxy
+    proxy.close()
