@@ -30,12 +30,14 @@ def _broken_copy(tmp_path: Path, change: object) -> Path:
     folder.mkdir()
     shutil.copy(resource_dir("flows") / "_texts.yaml", folder / "_texts.yaml")
     data = yaml.safe_load((resource_dir("flows") / "grocery.yaml").read_text(encoding="utf-8"))
-    change(data)  # type: ignore[operator]
+    shared = yaml.safe_load((resource_dir("flows") / "_shop.yaml").read_text(encoding="utf-8"))
+    change(data, shared)  # type: ignore[operator]
     (folder / "grocery.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
+    (folder / "_shop.yaml").write_text(yaml.safe_dump(shared, allow_unicode=True), "utf-8")
     return folder
 
 
-def _unreachable(data: dict) -> None:  # type: ignore[type-arg]
+def _unreachable(data: dict, shared: dict) -> None:  # type: ignore[type-arg]
     data["states"].append(
         {"name": "lost_state", "view": "notes", "inputs": [{"reply": "x", "trigger": "leave_lost"}]}
     )
@@ -44,21 +46,21 @@ def _unreachable(data: dict) -> None:  # type: ignore[type-arg]
     )
 
 
-def _long_button(data: dict) -> None:  # type: ignore[type-arg]
+def _long_button(data: dict, shared: dict) -> None:  # type: ignore[type-arg]
     data["texts"] = {"summary.confirm": "Confirmar mi pedido ahora mismo"}
 
 
-def _missing_text(data: dict) -> None:  # type: ignore[type-arg]
+def _missing_text(data: dict, shared: dict) -> None:  # type: ignore[type-arg]
     data["texts"] = {"cart.body": "Tu pedido: {lineas}"}
 
 
-def _unknown_action(data: dict) -> None:  # type: ignore[type-arg]
+def _unknown_action(data: dict, shared: dict) -> None:  # type: ignore[type-arg]
     data["transitions"][0]["before"] = ["launch_rockets"]
 
 
-def _dead_end(data: dict) -> None:  # type: ignore[type-arg]
-    data["transitions"] = [t for t in data["transitions"] if t["trigger"] != "set_quantity"]
-    for state in data["states"]:
+def _dead_end(data: dict, shared: dict) -> None:  # type: ignore[type-arg]
+    shared["transitions"] = [t for t in shared["transitions"] if t["trigger"] != "set_quantity"]
+    for state in shared["states"]:
         if state["name"] == "entering_quantity":
             state["inputs"] = []
 
@@ -105,3 +107,48 @@ def test_a_missing_folder_is_one_line(capsys: pytest.CaptureFixture[str], tmp_pa
         capsys.readouterr().err.strip()
         == f"chatcentral: error: {tmp_path / 'nope'} is not a folder"
     )
+
+
+def test_an_included_file_lends_states_a_flow_replaces_by_name(tmp_path: Path) -> None:
+    (tmp_path / "_base.yaml").write_text(
+        "settings: {max_quantity: '7', minimum_order: '1'}\n"
+        "states:\n"
+        "  - {name: main_menu, view: main_menu, inputs: [{reply: a, trigger: go}]}\n"
+        "  - {name: notes_state, view: notes}\n"
+        "transitions:\n"
+        "  - {trigger: go, source: main_menu, dest: notes_state, conditions: [has_cart]}\n"
+        "texts: {welcome: base}\n"
+    )
+    (tmp_path / "shop.yaml").write_text(
+        "name: shop\ntitle: x\ninclude: _base.yaml\n"
+        "settings: {minimum_order: '5'}\n"
+        "states:\n"
+        "  - {name: notes_state, view: summary, inputs: [{reply: b, trigger: back}]}\n"
+        "transitions:\n"
+        "  - {trigger: go, source: main_menu, dest: notes_state}\n"
+        "  - {trigger: back, source: notes_state, dest: main_menu}\n"
+        "texts: {welcome: own}\n"
+    )
+    flow = load_flow(tmp_path / "shop.yaml")
+    assert [(s.name, s.view) for s in flow.states] == [
+        ("main_menu", "main_menu"),
+        ("notes_state", "summary"),
+    ]
+    # The included transition comes first: its condition is tried before the fallback.
+    assert [(t.trigger, t.conditions) for t in flow.transitions] == [
+        ("go", ("has_cart",)),
+        ("go", ()),
+        ("back", ()),
+    ]
+    assert flow.settings.max_quantity == 7 and flow.settings.minimum_order == 5
+    assert flow.texts["welcome"] == "own"
+
+
+def test_an_included_file_may_not_name_the_flow(tmp_path: Path) -> None:
+    (tmp_path / "_base.yaml").write_text("name: other\n")
+    (tmp_path / "shop.yaml").write_text("name: shop\ntitle: x\ninclude: _base.yaml\n")
+    with pytest.raises(FlowError, match="shop.yaml: included files may not set 'name'"):
+        load_flow(tmp_path / "shop.yaml")
+    (tmp_path / "shop.yaml").write_text("name: shop\ntitle: x\ninclude: _missing.yaml\n")
+    with pytest.raises(FlowError, match="_missing.yaml"):
+        load_flow(tmp_path / "shop.yaml")

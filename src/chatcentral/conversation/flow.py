@@ -159,25 +159,69 @@ SHARED_TEXTS = "_texts.yaml"
 
 
 def load_flow(path: Path) -> FlowSpec:
-    """Read and validate a flow file; texts shared by all flows (`_texts.yaml` beside it)
-    come first and the flow's own texts replace them."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        shared_path = path.parent / SHARED_TEXTS
-        shared = (
-            yaml.safe_load(shared_path.read_text(encoding="utf-8")) if shared_path.exists() else {}
-        )
-    except (OSError, yaml.YAMLError) as exc:
-        raise FlowError(f"{path.name}: {exc}") from None
-    if not isinstance(data, dict):
-        raise FlowError(f"{path.name}: not a mapping of flow fields")
-    data["texts"] = {**(shared or {}), **(data.get("texts") or {})}
+    """Read and validate a flow file. Texts shared by all flows (`_texts.yaml` beside it)
+    come first; a file named under `include:` lends its settings, states, transitions and
+    texts, which the flow's own replace (states by name) or follow (transitions)."""
+    data = _read_mapping(path)
+    shared = (
+        _read_mapping(path.parent / SHARED_TEXTS) if (path.parent / SHARED_TEXTS).exists() else {}
+    )
+    included = data.pop("include", None) or []
+    layers = [_read_mapping(path.parent / name) for name in _names(path, included)]
+    for layer in layers:
+        for field_ in layer:
+            if field_ not in _INCLUDABLE:
+                raise FlowError(f"{path.name}: included files may not set {field_!r}")
+    data["settings"] = _merged(layers, data, "settings")
+    data["texts"] = {**shared, **_merged(layers, data, "texts")}
+    data["states"] = _states(layers, data)
+    data["transitions"] = [t for layer in (*layers, data) for t in layer.get("transitions") or []]
     try:
         return FlowSpec.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
         raise FlowError(f"{path.name}: {where}: {first['msg']}") from None
+
+
+_INCLUDABLE = {"settings", "states", "transitions", "texts"}
+
+
+def _read_mapping(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise FlowError(f"{path.name}: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise FlowError(f"{path.name}: not a mapping of flow fields")
+    return data
+
+
+def _names(path: Path, included: Any) -> list[str]:
+    names = [included] if isinstance(included, str) else included
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise FlowError(f"{path.name}: include: a file name or a list of them")
+    return names
+
+
+def _merged(layers: list[dict[str, Any]], data: dict[str, Any], key: str) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for layer in (*layers, data):
+        merged.update(layer.get(key) or {})
+    return merged
+
+
+def _states(layers: list[dict[str, Any]], data: dict[str, Any]) -> list[Any]:
+    """Included states in their order, each replaced by the flow's own of the same name;
+    the flow's other states after them."""
+    by_name: dict[str, Any] = {}
+    for layer in (*layers, data):
+        for state in layer.get("states") or []:
+            name = state.get("name") if isinstance(state, dict) else None
+            by_name[str(name) if name is not None else f"#{len(by_name)}"] = state
+    return list(by_name.values())
 
 
 def flow_files(folder: Path | None = None) -> dict[str, Path]:
