@@ -167,3 +167,26 @@ def test_provision_script_wraps_tenant_create(cli_env: str, sync_engine: Engine)
     )
     assert again.returncode == 1
     assert again.stderr.strip() == "chatcentral: error: slug 'verduleria-don-pepe' is already taken"
+
+
+def test_a_new_flow_file_is_a_flow_choice_without_code(
+    cli_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sync_engine: Engine
+) -> None:
+    import shutil
+
+    from chatcentral.conversation import flow
+
+    folder = tmp_path / "flows"
+    shutil.copytree(resource_dir("flows"), folder)
+    grocery = (folder / "grocery.yaml").read_text(encoding="utf-8")
+    dry = grocery.replace("name: grocery", "name: dry_cleaning")
+    (folder / "dry_cleaning.yaml").write_text(dry, encoding="utf-8")
+    monkeypatch.setattr(flow, "resource_dir", lambda name: folder)
+    argv = [
+        *CREATE[: CREATE.index("--flow") + 1],
+        "dry_cleaning",
+        *CREATE[CREATE.index("--flow") + 2 :],
+    ]
+    assert main(argv) == 0
+    with sync_engine.connect() as conn:
+        assert conn.execute(select(Tenant.flow)).scalar_one() == "dry_cleaning"

@@ -19,6 +19,7 @@ from typing import NoReturn
 from sqlalchemy import Engine
 
 from chatcentral.config import ConfigError, Settings, get_settings
+from chatcentral.conversation.flow import flow_files
 from chatcentral.db.server import DatabaseTarget, resolve_database
 
 log = logging.getLogger("chatcentral")
@@ -112,7 +113,7 @@ def _build_parser() -> argparse.ArgumentParser:
     create.add_argument("--name", required=True)
     create.add_argument("--phone-number-id", required=True)
     create.add_argument("--display-phone", required=True)
-    create.add_argument("--flow", required=True, choices=["grocery", "water_delivery"])
+    create.add_argument("--flow", required=True, choices=sorted(flow_files()))
     create.add_argument("--admin-phone", action="append", required=True, dest="admin_phones")
     create.add_argument("--plan", default="basic", choices=["basic", "complete", "premium"])
     create.add_argument("--timezone", default="America/Mexico_City")

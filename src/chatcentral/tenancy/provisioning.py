@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine, func, insert, or_, select, text
 from sqlalchemy.exc import IntegrityError, ProgrammingError
 
 from chatcentral.config import Settings
+from chatcentral.conversation.flow import flow_files
 from chatcentral.db.migrations import upgrade_tenant
 from chatcentral.models.central import AuditLog, Plan, Tenant
 from chatcentral.models.tenant import Category, Product
@@ -24,7 +25,6 @@ from chatcentral.tenancy.naming import InvalidSlug, quoted_schema, schema_for
 from chatcentral.tenancy.registry import announce_change
 from chatcentral.tenancy.secrets import encrypt_token
 
-FLOWS = ("grocery", "water_delivery")
 PLANS = ("basic", "complete", "premium")
 _PHONE_NUMBER_ID = re.compile(r"^\d{5,32}$")
 
@@ -72,8 +72,9 @@ def validate_spec(spec: TenantSpec) -> TenantSpec:
         raise ProvisioningError(
             f"invalid phone-number-id {spec.phone_number_id!r}: expected the digits Meta shows"
         )
-    if spec.flow not in FLOWS:
-        raise ProvisioningError(f"unknown flow {spec.flow!r}: choose {' or '.join(FLOWS)}")
+    flows = sorted(flow_files())
+    if spec.flow not in flows:
+        raise ProvisioningError(f"unknown flow {spec.flow!r}: choose {' or '.join(flows)}")
     if spec.plan not in PLANS:
         raise ProvisioningError(f"unknown plan {spec.plan!r}: choose {', '.join(PLANS)}")
     if not spec.admin_phones:
