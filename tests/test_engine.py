@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from chatcentral.conversation.engine import Decision, decide
+from chatcentral.conversation.decision import Decision, decide
 from chatcentral.conversation.events import LOCATION, REPLY, TEXT, Event
 from chatcentral.conversation.facts import (
     Catalog,
@@ -18,8 +18,8 @@ from chatcentral.conversation.facts import (
     MissingFacts,
     Product,
 )
+from chatcentral.conversation.shop import Shop
 from chatcentral.simulator.render import render
-from chatcentral.tenancy.directory import Shop
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat")
 
@@ -39,7 +39,6 @@ def shop(flow: str = "grocery", **settings: Any) -> Shop:
         business_hours={d: [["09:00", "18:00"]] for d in WEEKDAYS},
         settings=settings,
         admin_phones=(),
-        features=(),
         access_token_encrypted=None,
     )
 

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from chatcentral.cli import main
-from chatcentral.conversation.check import check_flow
 from chatcentral.conversation.flow import FlowError, load_flow, shipped_flow
+from chatcentral.conversation.flow_check import check_flow
 from chatcentral.resources import resource_dir
 
 

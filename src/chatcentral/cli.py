@@ -338,8 +338,8 @@ def _cmd_chat(args: argparse.Namespace) -> int:
 
 
 def _cmd_flows_check(args: argparse.Namespace) -> int:
-    from chatcentral.conversation.check import check_flow
     from chatcentral.conversation.flow import FlowError, flow_files, load_flow
+    from chatcentral.conversation.flow_check import check_flow
 
     if args.dir is not None and not args.dir.is_dir():
         raise CliError(f"{args.dir} is not a folder")

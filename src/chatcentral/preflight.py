@@ -14,8 +14,8 @@ import httpx
 from sqlalchemy import Engine, select, text
 
 from chatcentral.config import ConfigError, Settings
-from chatcentral.conversation.check import check_flow
 from chatcentral.conversation.flow import FlowError, shipped_flow
+from chatcentral.conversation.flow_check import check_flow
 from chatcentral.db.migrations import current_tenant_revision, head_revision
 from chatcentral.models.central import Tenant
 from chatcentral.tenancy.secrets import token_for

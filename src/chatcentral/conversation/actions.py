@@ -9,7 +9,7 @@ from transitions import EventData
 
 from chatcentral.conversation import cart
 from chatcentral.conversation.events import Event
-from chatcentral.conversation.state import MAIN_MENU, ConversationState, Effect, value_of
+from chatcentral.conversation.model import MAIN_MENU, ConversationState, Effect, value_of
 from chatcentral.conversation.text_input import (
     postal_code_in,
 )

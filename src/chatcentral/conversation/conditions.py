@@ -8,7 +8,7 @@ from decimal import Decimal
 from transitions import EventData
 
 from chatcentral.conversation import cart
-from chatcentral.conversation.state import ConversationState, value_of
+from chatcentral.conversation.model import ConversationState, value_of
 from chatcentral.conversation.text_input import (
     parse_decimal,
 )

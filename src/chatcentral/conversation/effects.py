@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatcentral.conversation import cart
 from chatcentral.conversation.events import Event
-from chatcentral.conversation.state import Effect
+from chatcentral.conversation.model import Effect
+from chatcentral.conversation.shop import Shop
 from chatcentral.models.tenant import (
     Customer,
     CustomerAddress,
@@ -31,7 +32,6 @@ from chatcentral.models.tenant import (
     Product,
     StatusCode,
 )
-from chatcentral.tenancy.directory import Shop
 
 EFFECT = "effect"
 

@@ -18,7 +18,7 @@ from chatcentral.conversation.actions import Actions
 from chatcentral.conversation.conditions import Conditions
 from chatcentral.conversation.events import LOCATION, MEDIA, REPLY, TEXT, Event
 from chatcentral.conversation.flow import FlowSpec, InputSpec, StateSpec
-from chatcentral.conversation.state import HANDOFF, MAIN_MENU, Effect
+from chatcentral.conversation.model import HANDOFF, MAIN_MENU, Effect
 from chatcentral.conversation.text_input import (
     coordinates_in,
     normalize,

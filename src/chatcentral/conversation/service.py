@@ -18,14 +18,14 @@ from typing import Any
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from chatcentral.conversation import decision as conversation_engine
 from chatcentral.conversation import effects, store
-from chatcentral.conversation import engine as conversation_engine
-from chatcentral.conversation.engine import Decision
+from chatcentral.conversation.decision import Decision
 from chatcentral.conversation.events import Event, event_from
 from chatcentral.conversation.facts import Facts
 from chatcentral.conversation.facts_loader import FactsLoader
+from chatcentral.conversation.shop import Shop
 from chatcentral.phones import InvalidPhone, normalize_phone, wa_id_of
-from chatcentral.tenancy.directory import Shop
 from chatcentral.whatsapp import outbound
 from chatcentral.whatsapp.payloads import Contact, InboundMessage
 

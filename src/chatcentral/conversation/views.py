@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from chatcentral.conversation import cart
 from chatcentral.conversation.facts import OrderSummary
-from chatcentral.conversation.state import WEEKDAYS
+from chatcentral.conversation.model import WEEKDAYS
 from chatcentral.whatsapp import outbound
 from chatcentral.whatsapp.outbound import Button, Row, Section
 

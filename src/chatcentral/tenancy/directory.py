@@ -9,35 +9,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from chatcentral.models.central import Plan, Tenant
-
-
-@dataclass(frozen=True)
-class Shop:
-    """What the request path needs to know about a tenant."""
-
-    id: int
-    slug: str
-    schema: str
-    name: str
-    phone_number_id: str
-    display_phone: str
-    flow: str
-    active: bool
-    timezone: str
-    currency: str
-    business_hours: dict[str, Any]
-    settings: dict[str, Any]
-    admin_phones: tuple[str, ...]
-    features: tuple[str, ...]
-    access_token_encrypted: bytes | None
-
+from chatcentral.conversation.shop import Shop
+from chatcentral.models.central import Tenant
 
 _COLUMNS = (
     Tenant.id,
@@ -53,7 +31,6 @@ _COLUMNS = (
     Tenant.business_hours,
     Tenant.settings,
     Tenant.admin_phones,
-    Plan.features,
     Tenant.access_token_encrypted,
 )
 
@@ -84,10 +61,6 @@ class TenantDirectory:
         self._by_number[phone_number_id] = (expires, shop)
         return shop
 
-    async def by_id(self, tenant_id: int) -> Shop | None:
-        """Uncached lookup by id (the dispatcher's path; rare compared with webhooks)."""
-        return await self._load(Tenant.id == tenant_id)
-
     def invalidate(self, phone_number_id: str = "") -> None:
         """Forget one number, or everything when called with an empty string."""
         if phone_number_id:
@@ -96,7 +69,7 @@ class TenantDirectory:
             self._by_number.clear()
 
     async def _load(self, condition: Any) -> Shop | None:
-        query = select(*_COLUMNS).join(Plan, Plan.id == Tenant.plan_id).where(condition)
+        query = select(*_COLUMNS).where(condition)
         async with self._engine.connect() as conn:
             row = (await conn.execute(query)).first()
         if row is None:
@@ -115,6 +88,8 @@ class TenantDirectory:
             business_hours=row[10],
             settings=row[11],
             admin_phones=tuple(row[12]),
-            features=tuple(row[13]),
-            access_token_encrypted=row[14],
+            access_token_encrypted=row[13],
         )
+
+
+__all__ = ["Shop", "TenantDirectory"]

@@ -33,8 +33,8 @@ from chatcentral.conversation.machine import (
     Conversation,
     machine_for,
 )
+from chatcentral.conversation.shop import Shop
 from chatcentral.conversation.views import VIEWS
-from chatcentral.tenancy.directory import Shop
 from chatcentral.whatsapp.outbound import OutboundError, validate
 
 # States the engine itself enters from any state (global commands, misses, expiry).
@@ -330,6 +330,5 @@ def _shop(flow: FlowSpec) -> Shop:
         business_hours=hours,
         settings={},
         admin_phones=(),
-        features=(),
         access_token_encrypted=None,
     )

@@ -12,8 +12,8 @@ from chatcentral.conversation.events import Event
 from chatcentral.conversation.facts import Facts, MissingFacts
 from chatcentral.conversation.flow import FlowSpec, effective, shipped_flow
 from chatcentral.conversation.machine import EXPIRED, MAIN_MENU, NEW, Conversation
-from chatcentral.conversation.state import Effect
-from chatcentral.tenancy.directory import Shop
+from chatcentral.conversation.model import Effect
+from chatcentral.conversation.shop import Shop
 
 log = logging.getLogger(__name__)
 

@@ -18,10 +18,10 @@ from transitions import EventData
 from chatcentral.conversation import cart
 from chatcentral.conversation.facts import Facts, Product
 from chatcentral.conversation.flow import FlowSpec, Settings, Zone
+from chatcentral.conversation.shop import Shop
 from chatcentral.conversation.text_input import (
     normalize,
 )
-from chatcentral.tenancy.directory import Shop
 from chatcentral.whatsapp import outbound
 
 
