@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from chatcentral.conversation.decision import Decision, decide
+from chatcentral.conversation.effects import OpenHandoff
 from chatcentral.conversation.events import LOCATION, REPLY, TEXT, Event
 from chatcentral.conversation.facts import (
     Catalog,
@@ -103,7 +104,7 @@ def test_handoff_outside_business_hours_gives_the_hours() -> None:
     talk = Talk(shop(), facts())
     talk.says("asesor")
     assert talk.state == "handoff" and talk.last is not None
-    assert [e.kind for e in talk.last.effects] == ["open_handoff"]
+    assert talk.last.effects == [OpenHandoff(reason=None)]
 
 
 def _to_address(talk: Talk) -> None:

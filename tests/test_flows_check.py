@@ -58,6 +58,18 @@ def _unknown_action(data: dict, shared: dict) -> None:  # type: ignore[type-arg]
     data["transitions"][0]["before"] = ["launch_rockets"]
 
 
+def _model_method_as_condition(data: dict, shared: dict) -> None:  # type: ignore[type-arg]
+    data["transitions"][0]["conditions"] = ["render"]
+
+
+def _action_as_condition(data: dict, shared: dict) -> None:  # type: ignore[type-arg]
+    data["transitions"][0]["unless"] = ["place_order"]
+
+
+def _no_outcome(data: dict, shared: dict) -> None:  # type: ignore[type-arg]
+    shared["transitions"] = [t for t in shared["transitions"] if t["trigger"] != "order_rejected"]
+
+
 def _dead_end(data: dict, shared: dict) -> None:  # type: ignore[type-arg]
     shared["transitions"] = [t for t in shared["transitions"] if t["trigger"] != "set_quantity"]
     for state in shared["states"]:
@@ -71,7 +83,10 @@ def _dead_end(data: dict, shared: dict) -> None:  # type: ignore[type-arg]
         (_unreachable, "state lost_state cannot be reached from main_menu"),
         (_long_button, "text 'summary.confirm' is 31 characters; this title allows 20"),
         (_missing_text, "text 'cart.body' cannot be filled in: 'lineas'"),
-        (_unknown_action, "unknown condition or action 'launch_rockets'"),
+        (_unknown_action, "transition browse: unknown action 'launch_rockets'"),
+        (_model_method_as_condition, "transition browse: unknown condition 'render'"),
+        (_action_as_condition, "transition browse: unknown condition 'place_order'"),
+        (_no_outcome, "state placing_order: no 'order_rejected' transition"),
         (_dead_end, "state entering_quantity has no way forward"),
     ],
 )

@@ -8,14 +8,18 @@ from decimal import Decimal
 from transitions import EventData
 
 from chatcentral.conversation import cart
-from chatcentral.conversation.events import Event
-from chatcentral.conversation.model import MAIN_MENU, ConversationState, Effect, value_of
-from chatcentral.conversation.text_input import (
-    postal_code_in,
+from chatcentral.conversation.checkout import Checkout
+from chatcentral.conversation.effects import (
+    OpenHandoff,
+    OrderPlaced,
+    OrderRejected,
+    PlaceOrder,
 )
+from chatcentral.conversation.model import MAIN_MENU, value_of
+from chatcentral.conversation.text_input import parse_decimal, postal_code_in
 
 
-class Actions(ConversationState):
+class Actions(Checkout):
     def pick_category(self, event: EventData) -> None:
         self.context["category_id"] = int(value_of(event))
         self.context["page"] = 0
@@ -32,6 +36,65 @@ class Actions(ConversationState):
         if self.facts.catalog.product(product_id) is None:
             raise LookupError("product not in catalog")
         self.context["product_id"] = product_id
+
+    # --- prepare: read and check what was typed, for the conditions that follow ----------
+
+    def read_quantity(self, event: EventData) -> None:
+        """Keep the quantity typed when it is one the product can be sold in, else say why."""
+        self.context.pop("quantity", None)
+        raw = str(value_of(event) or "")
+        quantity = parse_decimal(raw)
+        product = self.current_product()
+        if quantity is None or quantity <= 0:
+            self.error = self.text("quantity.invalid", typed=raw)
+        elif product.unit not in cart.FRACTIONAL_UNITS and quantity != quantity.to_integral():
+            self.error = self.text("quantity.whole_only", unit=cart.UNIT_LABELS[product.unit][1])
+        elif quantity != quantity.quantize(Decimal("0.001")):
+            self.error = self.text("quantity.invalid", typed=raw)
+        elif quantity > self.settings.max_quantity:
+            self.error = self.text("quantity.too_many", max=self.settings.max_quantity)
+        elif product.stock is not None and quantity + self._in_cart(product.id) > product.stock:
+            stock = cart.quantity_label(product.stock, product.unit)
+            self.error = self.text("quantity.no_stock", stock=stock)
+        else:
+            self.context["quantity"] = str(quantity)
+
+    def _in_cart(self, product_id: int) -> Decimal:
+        return sum(
+            (line.quantity for line in cart.lines(self.context) if line.product_id == product_id),
+            Decimal("0"),
+        )
+
+    def read_cash(self, event: EventData) -> None:
+        """Keep the cash amount the customer will pay with when it covers the total."""
+        self.context.pop("cash_tendered", None)
+        if value_of(event) == "exact":
+            self.context["cash_tendered"] = str(self.total())
+            return
+        amount = parse_decimal(str(value_of(event) or ""))
+        if amount is None or amount <= 0:
+            self.error = self.text("cash.invalid")
+        elif amount < self.total():
+            self.error = self.text("cash.too_low", total=cart.money(self.total()))
+        else:
+            self.context["cash_tendered"] = str(amount.quantize(cart.CENT))
+
+    def read_empties(self, event: EventData) -> None:
+        """Keep the number of empty jugs handed back: a whole number up to the refills."""
+        self.context.pop("empties", None)
+        count = parse_decimal(str(value_of(event) or ""))
+        refills = self.refills()
+        if count is None or count < 0 or count != count.to_integral_value() or count > refills:
+            self.error = self.text("empties.invalid", refills=refills)
+        else:
+            self.context["empties"] = int(count)
+
+    def find_zone(self, event: EventData) -> None:
+        """Remember the delivery zone of the address (its fee and minimum apply)."""
+        zone = self.zone_for(self.context.get("address") or {})
+        self.context["zone"] = zone.model_dump(mode="json") if zone and zone.name else None
+
+    # --- before: what a transition does -----------------------------------------------
 
     def add_to_cart(self, event: EventData) -> None:
         cart.add(self.context, self.current_product(), Decimal(self.context.pop("quantity")))
@@ -112,54 +175,51 @@ class Actions(ConversationState):
         self.context["notes"] = None
 
     def place_order(self, event: EventData) -> None:
-        deposit_count, deposit = self.deposit()
+        cash = self.context.get("cash_tendered")
         self.effects.append(
-            Effect(
-                "create_order",
-                {
-                    "lines": self.context.get("cart", []),
-                    "fulfillment": self.context.get("fulfillment", "pickup"),
-                    "address": self.context.get("address"),
-                    "slot": self.context.get("slot_title"),
-                    "payment_method": self.context.get("payment_method"),
-                    "cash_tendered": self.context.get("cash_tendered"),
-                    "receipt_media_id": self.context.get("receipt_media_id"),
-                    "notes": self.context.get("notes"),
-                    "delivery_fee": str(self.delivery_fee()),
-                    "deposit": str(deposit),
-                    "empties": int(self.context.get("empties", 0)),
-                    "jugs_delivered": self.refills(),
-                    "deposit_jugs": deposit_count,
-                    "minimum_order": str(self.minimum_order()),
-                    "total": str(self.total()),
-                },
+            PlaceOrder(
+                lines=tuple(cart.lines(self.context)),
+                fulfillment=self.context.get("fulfillment", "pickup"),
+                address=self.context.get("address"),
+                slot=self.context.get("slot_title"),
+                payment_method=self.context.get("payment_method"),
+                cash_tendered=Decimal(cash) if cash else None,
+                receipt_media_id=self.context.get("receipt_media_id"),
+                notes=self.context.get("notes"),
+                delivery_fee=self.delivery_fee(),
+                deposit=self.deposit()[1],
+                empties=int(self.context.get("empties", 0)),
+                jugs_delivered=self.refills(),
+                minimum_order=self.minimum_order(),
             )
         )
 
     def announce_order(self, event: EventData) -> None:
-        details = dict((event.kwargs.get("inbound") or Event("effect")).details)
+        placed = value_of(event)
+        assert isinstance(placed, OrderPlaced)
         self.say(
             "order.placed",
-            number=details.get("order_id"),
-            total=cart.money(Decimal(str(details.get("total", "0")))),
+            number=placed.order_id,
+            total=cart.money(placed.total),
             summary="\n".join(self.summary_lines()),
         )
         self.clear_checkout()
 
     def explain_rejection(self, event: EventData) -> None:
-        details = dict((event.kwargs.get("inbound") or Event("effect")).details)
-        for problem in details.get("problems", []):
-            values = dict(problem)
-            self.say(values.pop("text"), **values)
+        rejected = value_of(event)
+        assert isinstance(rejected, OrderRejected)
+        for problem in rejected.problems:
+            self.say(problem.text, **problem.values)
         self.say("rejected.review")
-        for item in details.get("adjust", []):
-            if Decimal(item["quantity"]) <= 0:
-                cart.remove(self.context, int(item["product_id"]))
-            else:
-                for line in self.context.get("cart", []):
-                    if line["product_id"] == int(item["product_id"]):
-                        line["quantity"] = item["quantity"]
-                        line["price"] = item.get("price", line["price"])
+        for change in rejected.adjust:
+            if change.quantity <= 0:
+                cart.remove(self.context, change.product_id)
+                continue
+            for line in self.context.get("cart", []):
+                if line["product_id"] == change.product_id:
+                    line["quantity"] = str(change.quantity)
+                    if change.price is not None:
+                        line["price"] = str(change.price)
 
     def repeat_last_order(self, event: EventData) -> None:
         last = self.facts.customer.last_order
@@ -170,11 +230,8 @@ class Actions(ConversationState):
         if rebuilt.repriced:
             self.say("repeat.repriced", changes="\n".join(rebuilt.repriced))
 
-    def set_empties(self, event: EventData) -> None:
-        """valid_empties stored the number."""
-
     def open_handoff(self, event: EventData) -> None:
-        self.effects.append(Effect("open_handoff", {"reason": self.context.get("return_to")}))
+        self.effects.append(OpenHandoff(reason=self.context.get("return_to")))
 
     def pick_order(self, event: EventData) -> None:
         self.context["order_id"] = int(value_of(event))

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
 
+from chatcentral.conversation.context import CartItem, Context
 from chatcentral.conversation.facts import Catalog, OrderSummary, Product
 
 CENT = Decimal("0.01")
@@ -50,7 +50,7 @@ class Line:
         return f"{quantity_label(self.quantity, self.unit)} {self.name} — {money(self.total)}"
 
 
-def lines(context: dict[str, Any]) -> list[Line]:
+def lines(context: Context) -> list[Line]:
     return [
         Line(
             product_id=int(item["product_id"]),
@@ -63,11 +63,11 @@ def lines(context: dict[str, Any]) -> list[Line]:
     ]
 
 
-def subtotal(context: dict[str, Any]) -> Decimal:
+def subtotal(context: Context) -> Decimal:
     return sum((line.total for line in lines(context)), Decimal("0.00"))
 
 
-def add(context: dict[str, Any], product: Product, quantity: Decimal) -> None:
+def add(context: Context, product: Product, quantity: Decimal) -> None:
     """Add to the cart, merging with a line of the same product."""
     cart = context.setdefault("cart", [])
     for item in cart:
@@ -76,24 +76,24 @@ def add(context: dict[str, Any], product: Product, quantity: Decimal) -> None:
             item["price"] = str(product.price)
             return
     cart.append(
-        {
-            "product_id": product.id,
-            "name": product.name,
-            "unit": product.unit,
-            "price": str(product.price),
-            "quantity": str(quantity),
-        }
+        CartItem(
+            product_id=product.id,
+            name=product.name,
+            unit=product.unit,
+            price=str(product.price),
+            quantity=str(quantity),
+        )
     )
 
 
-def remove(context: dict[str, Any], product_id: int) -> bool:
+def remove(context: Context, product_id: int) -> bool:
     cart = context.get("cart", [])
     kept = [item for item in cart if item["product_id"] != product_id]
     context["cart"] = kept
     return len(kept) != len(cart)
 
 
-def count(context: dict[str, Any]) -> int:
+def count(context: Context) -> int:
     return len(context.get("cart", []))
 
 
@@ -105,7 +105,7 @@ class Rebuilt:
     repriced: list[str]
 
 
-def rebuild_from(context: dict[str, Any], order: OrderSummary, catalog: Catalog) -> Rebuilt:
+def rebuild_from(context: Context, order: OrderSummary, catalog: Catalog) -> Rebuilt:
     """Refill the cart from a past order at today's prices and availability."""
     context["cart"] = []
     unavailable: list[str] = []
@@ -121,5 +121,5 @@ def rebuild_from(context: dict[str, Any], order: OrderSummary, catalog: Catalog)
     return Rebuilt(unavailable=unavailable, repriced=repriced)
 
 
-def summary_lines(context: dict[str, Any]) -> list[str]:
+def summary_lines(context: Context) -> list[str]:
     return [f"• {line.describe()}" for line in lines(context)]

@@ -8,11 +8,13 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from chatcentral.conversation.context import Context
+from chatcentral.conversation.effects import Effect, Outcome
 from chatcentral.conversation.events import Event
 from chatcentral.conversation.facts import Facts, MissingFacts
 from chatcentral.conversation.flow import FlowSpec, effective, shipped_flow
-from chatcentral.conversation.machine import EXPIRED, MAIN_MENU, NEW, Conversation
-from chatcentral.conversation.model import Effect
+from chatcentral.conversation.machine import Conversation
+from chatcentral.conversation.model import EXPIRED, MAIN_MENU, NEW
 from chatcentral.conversation.shop import Shop
 
 log = logging.getLogger(__name__)
@@ -21,7 +23,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Decision:
     state: str
-    context: dict[str, Any]
+    context: Context
     replies: list[dict[str, Any]]
     effects: list[Effect] = field(default_factory=list)
     needs: frozenset[str] = frozenset()
@@ -31,8 +33,8 @@ class Decision:
 def decide(
     shop: Shop,
     state: str,
-    context: dict[str, Any],
-    event: Event,
+    context: Context,
+    event: Event | Outcome,
     facts: Facts,
     flow: FlowSpec | None = None,
 ) -> Decision:
@@ -50,7 +52,7 @@ def decide(
     except LookupError as exc:
         # The catalog changed under the conversation (a product was removed): start over.
         log.info("shop %s: conversation reset (%s)", shop.slug, exc)
-        convo = Conversation(flow, settings, texts, shop, MAIN_MENU, {}, facts)
+        convo = Conversation(flow, settings, texts, shop, MAIN_MENU, Context(), facts)
         convo.say("error.changed")
         convo.enter(MAIN_MENU)
         convo.flush()

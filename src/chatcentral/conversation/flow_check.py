@@ -16,6 +16,10 @@ from decimal import Decimal
 from typing import Any
 
 from chatcentral.conversation import cart
+from chatcentral.conversation.actions import Actions
+from chatcentral.conversation.conditions import Conditions
+from chatcentral.conversation.context import Context
+from chatcentral.conversation.effects import OUTCOME_TRIGGERS
 from chatcentral.conversation.facts import (
     Catalog,
     Category,
@@ -27,18 +31,12 @@ from chatcentral.conversation.facts import (
     SavedAddress,
 )
 from chatcentral.conversation.flow import FlowSpec, Settings, effective
-from chatcentral.conversation.machine import (
-    HANDOFF,
-    MAIN_MENU,
-    Conversation,
-    machine_for,
-)
+from chatcentral.conversation.machine import Conversation, machine_for
+from chatcentral.conversation.model import ENGINE_STATES, ENTERED_FROM_ANYWHERE, HANDOFF, MAIN_MENU
 from chatcentral.conversation.shop import Shop
 from chatcentral.conversation.views import VIEWS
 from chatcentral.whatsapp.outbound import OutboundError, validate
 
-# States the engine itself enters from any state (global commands, misses, expiry).
-ENGINE_ENTRIES = ("main_menu", "confirming_cancel", "offering_agent", "resuming")
 # Texts the engine (not a view) may say in any flow.
 ENGINE_TEXTS = (
     "welcome",
@@ -88,23 +86,35 @@ def check_flow(flow: FlowSpec, shop_settings: dict[str, Any] | None = None) -> l
     return [Problem(flow.name, message) for message in dict.fromkeys(found)]
 
 
+def _callbacks(cls: type) -> set[str]:
+    """Public methods a class defines itself (not those it inherits from the model)."""
+    return {name for name, value in vars(cls).items() if callable(value) and name[0] != "_"}
+
+
+_CONDITIONS = _callbacks(Conditions) - {"refusal"}
+_ACTIONS = _callbacks(Actions)
+
+
 def _structure(flow: FlowSpec) -> Iterator[str]:
-    names = set(dir(Conversation))
     for state in flow.states:
         if state.view not in VIEWS:
             yield f"state {state.name}: unknown view {state.view!r}"
-        if state.skip is not None and state.skip.when not in names:
+        if state.skip is not None and state.skip.when not in _CONDITIONS:
             yield f"state {state.name}: unknown condition {state.skip.when!r}"
     for transition in flow.transitions:
-        for callback in (
-            *transition.conditions,
-            *transition.unless,
-            *transition.prepare,
-            *transition.before,
-        ):
-            if callback not in names:
-                yield f"transition {transition.trigger}: unknown condition or action {callback!r}"
-    for required in (MAIN_MENU, *ENGINE_ENTRIES[1:], HANDOFF):
+        for condition in (*transition.conditions, *transition.unless):
+            if condition not in _CONDITIONS:
+                yield f"transition {transition.trigger}: unknown condition {condition!r}"
+        for action in (*transition.prepare, *transition.before):
+            if action not in _ACTIONS:
+                yield f"transition {transition.trigger}: unknown action {action!r}"
+        if "place_order" in transition.before:
+            for trigger in OUTCOME_TRIGGERS.values():
+                if not any(
+                    t.trigger == trigger and transition.dest in t.sources for t in flow.transitions
+                ):
+                    yield f"state {transition.dest}: no {trigger!r} transition"
+    for required in ENGINE_STATES:
         if not any(state.name == required for state in flow.states):
             yield f"the engine needs a state named {required!r}"
 
@@ -117,7 +127,7 @@ def _edges(flow: FlowSpec) -> dict[str, set[str]]:
     for state in flow.states:
         # The engine's own ways in: global commands, repeated misses, an idle session.
         # ("No, continuar" returns to a state already visited: no new edge.)
-        edges[state.name].update(e for e in ENGINE_ENTRIES if e in edges)
+        edges[state.name].update(e for e in ENTERED_FROM_ANYWHERE if e in edges)
     return edges
 
 
@@ -213,7 +223,7 @@ def _messages(flow: FlowSpec, settings: Settings, texts: dict[str, str]) -> Iter
     for label, facts, context in _scenarios(settings):
         for state in flow.states:
             convo = Conversation(
-                flow, settings, recording, _shop(flow), state.name, dict(context), facts
+                flow, settings, recording, _shop(flow), state.name, Context(**context), facts
             )
             if state.skip is not None and getattr(convo, state.skip.when)(None):
                 continue  # this step is skipped here: its view is never shown
@@ -238,7 +248,7 @@ def _messages(flow: FlowSpec, settings: Settings, texts: dict[str, str]) -> Iter
     machine_for(flow)  # the flow must also build as a transitions machine
 
 
-def _scenarios(settings: Settings) -> Iterator[tuple[str, Facts, dict[str, Any]]]:
+def _scenarios(settings: Settings) -> Iterator[tuple[str, Facts, Context]]:
     now = datetime(2026, 1, 6, 17, 0, tzinfo=UTC)
     for label, catalog in (
         ("demo catalog", _catalog(7, 12, 20)),
@@ -263,24 +273,24 @@ def _scenarios(settings: Settings) -> Iterator[tuple[str, Facts, dict[str, Any]]
         customer = CustomerFacts("Ana López", 3, addresses, last)
         history = tuple(replace(last, id=last.id - n) for n in range(12))
         facts = Facts(now=now, catalog_=catalog, customer_=customer, orders_=history)
-        full_cart: dict[str, Any] = {}
+        full_cart = Context()
         for product in catalog.products[:25]:
             cart.add(full_cart, product, Decimal("12.5"))
-        context = {
-            **full_cart,
-            "category_id": catalog.categories[0].id,
-            "product_id": catalog.products[0].id,
-            "fulfillment": "delivery",
-            "address": {"text": "Av. " + "Muy Larga " * 30, "postal_code": "06600"},
-            "slot_title": settings.delivery_slots[0].title if settings.delivery_slots else None,
-            "payment_method": settings.payment_methods[0],
-            "cash_tendered": "99999.00",
-            "notes": "Nota " * 100,
-            "empties": 1,
-        }
+        context = Context(
+            cart=full_cart.get("cart", []),
+            category_id=catalog.categories[0].id,
+            product_id=catalog.products[0].id,
+            fulfillment="delivery",
+            address={"text": "Av. " + "Muy Larga " * 30, "postal_code": "06600"},
+            slot_title=settings.delivery_slots[0].title if settings.delivery_slots else None,
+            payment_method=settings.payment_methods[0],
+            cash_tendered="99999.00",
+            notes="Nota " * 100,
+            empties=1,
+        )
         for page in (0, 1, 5):
-            yield f"{label}, page {page}", facts, {**context, "page": page}
-        yield f"{label}, empty cart", facts, {"category_id": catalog.categories[0].id}
+            yield f"{label}, page {page}", facts, Context(**context, page=page)
+        yield f"{label}, empty cart", facts, Context(category_id=catalog.categories[0].id)
     # A shop whose products are all inactive, or a category emptied while a customer looks.
     bare = Facts(
         now=now,
@@ -288,8 +298,8 @@ def _scenarios(settings: Settings) -> Iterator[tuple[str, Facts, dict[str, Any]]
         customer_=CustomerFacts(None, 0, (), None),
         orders_=(),
     )
-    yield "empty catalog", bare, {"category_id": 1}
-    yield "empty catalog, no category", bare, {}
+    yield "empty catalog", bare, Context(category_id=1)
+    yield "empty catalog, no category", bare, Context()
 
 
 def _catalog(categories: int, per_category: int, name_length: int) -> Catalog:

@@ -11,21 +11,27 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from transitions import Machine
+from transitions import EventData, Machine
 
 from chatcentral.conversation import cart, views
 from chatcentral.conversation.actions import Actions
 from chatcentral.conversation.conditions import Conditions
+from chatcentral.conversation.context import Context, as_context
+from chatcentral.conversation.effects import OUTCOME_TRIGGERS, CloseHandoff, Outcome
 from chatcentral.conversation.events import LOCATION, MEDIA, REPLY, TEXT, Event
 from chatcentral.conversation.flow import FlowSpec, InputSpec, StateSpec
-from chatcentral.conversation.model import HANDOFF, MAIN_MENU, Effect
-from chatcentral.conversation.text_input import (
-    coordinates_in,
-    normalize,
+from chatcentral.conversation.model import (
+    CONFIRMING_CANCEL,
+    EXPIRED,
+    HANDOFF,
+    MAIN_MENU,
+    NEW,
+    OFFERING_AGENT,
+    RESUMING,
+    REVIEWING_CART,
 )
+from chatcentral.conversation.text_input import coordinates_in, normalize
 
-NEW = "new"
-EXPIRED = "expired"
 MAX_MISSES = 3
 _MENU_WORDS = {"menu", "inicio", "menu principal", "volver al menu"}
 _CANCEL_WORDS = {"cancelar", "cancela", "cancelar pedido"}
@@ -74,8 +80,11 @@ class Conversation(Actions, Conditions):
 
     # --- reading input -------------------------------------------------------------------
 
-    def handle(self, event: Event) -> None:
-        if self.state == NEW:
+    def handle(self, event: Event | Outcome) -> None:
+        if not isinstance(event, Event):
+            # What became of an effect (the order was placed, or not): its own trigger.
+            self.fire(OUTCOME_TRIGGERS[type(event)], event)
+        elif self.state == NEW:
             self.say("welcome", name=self.first_name())
             self.enter(MAIN_MENU)
         elif self.state == EXPIRED:
@@ -106,7 +115,7 @@ class Conversation(Actions, Conditions):
         """A tap on an older message: navigation and main-menu rows work from anywhere."""
         if not reply_id:
             return False
-        targets = {"nav:menu": MAIN_MENU, "nav:cart": "reviewing_cart"}
+        targets = {"nav:menu": MAIN_MENU, "nav:cart": REVIEWING_CART}
         target = targets.get(reply_id)
         if target is not None and any(s.name == target for s in self.flow.states):
             self.context["misses"] = 0
@@ -124,7 +133,11 @@ class Conversation(Actions, Conditions):
         """Fire a flow trigger; on a refused condition, say why and show the state again."""
         machine = machine_for(self.flow)
         before = self.state
-        machine.events[trigger].trigger(self, value=value, inbound=event)
+        moved = machine.events[trigger].trigger(self, value=value, inbound=event)
+        if not moved and self.error is None:
+            self.error = self._refusal(
+                trigger, EventData(None, None, machine, self, (), {"value": value})
+            )
         if self.redirect:
             self.state, self.redirect = self.redirect, None
         if self.error:
@@ -221,7 +234,7 @@ class Conversation(Actions, Conditions):
         if typed in _CANCEL_WORDS:
             if cart.count(self.context) and self.state not in _CALM_STATES:
                 self.context["return_to"] = self.state
-                self.enter("confirming_cancel")
+                self.enter(CONFIRMING_CANCEL)
             else:
                 self.clear_checkout()
                 self.say("cancel.done")
@@ -235,7 +248,7 @@ class Conversation(Actions, Conditions):
         if misses >= MAX_MISSES:
             self.context["misses"] = 0
             self.context["return_to"] = self.state
-            self.enter("offering_agent")
+            self.enter(OFFERING_AGENT)
             return
         if event.kind in (TEXT, REPLY):
             self.say("error.unrecognised")
@@ -247,20 +260,20 @@ class Conversation(Actions, Conditions):
 
     def _after_expiry(self) -> None:
         previous_state = str(self.context.get("previous_state", MAIN_MENU))
-        previous: dict[str, Any] = dict(self.context.get("previous") or {})
+        previous = as_context(self.context.get("previous"))
         if previous_state == HANDOFF:
             self.state, self.context = HANDOFF, previous
             return
-        self.context = {"cart": previous.get("cart", [])}
+        self.context = Context(cart=previous.get("cart", []))
         self.say("welcome_back", name=self.first_name())
         if cart.count(self.context):
-            self.enter("resuming")
+            self.enter(RESUMING)
         else:
             self.enter(MAIN_MENU)
 
     def _in_handoff(self, event: Event) -> None:
         if event.kind == TEXT and event.text and normalize(event.text) in _MENU_WORDS:
-            self.effects.append(Effect("close_handoff"))
+            self.effects.append(CloseHandoff())
             self.enter(MAIN_MENU)
         # Otherwise a person answers: the bot stays quiet (every message is stored).
 
@@ -278,7 +291,7 @@ class Conversation(Actions, Conditions):
             cart.add(self.context, product, quantity)
         if missing:
             self.say("catalog_cart.missing", count=len(missing))
-        self.state = "reviewing_cart"
+        self.state = REVIEWING_CART
         if cart.count(self.context):
             self.fire("checkout")
         else:
@@ -287,6 +300,17 @@ class Conversation(Actions, Conditions):
     def _condition(self, name: str) -> bool:
         result = getattr(self, name)(None)
         return bool(result)
+
+    def _refusal(self, trigger: str, event: EventData) -> str | None:
+        """Why no transition of `trigger` could leave this state: the first refused
+        condition of the first transition that has one, in the flow's order."""
+        for transition in self.flow.transitions:
+            if transition.trigger != trigger or self.state not in transition.sources:
+                continue
+            for name in transition.conditions:
+                if not getattr(self, name)(event):
+                    return self.refusal(name)
+        return None
 
 
 def _reply_matches(pattern: str, reply_id: str) -> bool:
@@ -299,4 +323,4 @@ def _suffix(pattern: str, reply_id: str) -> str | None:
     return reply_id[len(pattern) - 1 :] if pattern.endswith("*") else None
 
 
-__all__ = ["EXPIRED", "HANDOFF", "MAIN_MENU", "NEW", "Conversation", "machine_for"]
+__all__ = ["Conversation", "machine_for"]

@@ -7,36 +7,36 @@ deposits, totals). What is said with `say` is folded into the next view's messag
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from transitions import EventData
 
-from chatcentral.conversation import cart
+from chatcentral.conversation.context import Context
+from chatcentral.conversation.effects import Effect
 from chatcentral.conversation.facts import Facts, Product
-from chatcentral.conversation.flow import FlowSpec, Settings, Zone
+from chatcentral.conversation.flow import FlowSpec, Settings
 from chatcentral.conversation.shop import Shop
-from chatcentral.conversation.text_input import (
-    normalize,
-)
 from chatcentral.whatsapp import outbound
-
-
-@dataclass(frozen=True)
-class Effect:
-    """Something the conversation service must do inside the message's transaction."""
-
-    kind: str
-    data: dict[str, Any] = field(default_factory=dict)
-
 
 # Keys of a shop's business hours, in `datetime.weekday()` order.
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+# States the engine itself knows by name. NEW and EXPIRED are not flow states: a first
+# message and an idle session are handed to the engine in them.
+NEW = "new"
+EXPIRED = "expired"
 MAIN_MENU = "main_menu"
 HANDOFF = "handoff"
+CONFIRMING_CANCEL = "confirming_cancel"
+OFFERING_AGENT = "offering_agent"
+RESUMING = "resuming"
+REVIEWING_CART = "reviewing_cart"
+# Entered by the engine from any state (global commands, repeated misses, an idle
+# session, a tap on an older message, a catalog cart): every flow defines them, and
+# `flows check` counts them as reachable from everywhere.
+ENTERED_FROM_ANYWHERE = (MAIN_MENU, CONFIRMING_CANCEL, OFFERING_AGENT, RESUMING, REVIEWING_CART)
+ENGINE_STATES = (*ENTERED_FROM_ANYWHERE, HANDOFF)
 
 
 class ConversationState:
@@ -49,7 +49,7 @@ class ConversationState:
         texts: dict[str, str],
         shop: Shop,
         state: str,
-        context: dict[str, Any],
+        context: Context,
         facts: Facts,
     ) -> None:
         self.flow = flow
@@ -97,84 +97,13 @@ class ConversationState:
         name = (self.facts.customer.name or "").strip().split(" ")[0]
         return f" {name}" if name else ""
 
-    # --- facts the views and actions share ------------------------------------------------
+    # --- what the views and actions share ------------------------------------------------
 
     def current_product(self) -> Product:
         product = self.facts.catalog.product(int(self.context.get("product_id", 0)))
         if product is None:
             raise LookupError("the chosen product is no longer in the catalog")
         return product
-
-    def zone(self) -> Zone | None:
-        raw = self.context.get("zone")
-        return Zone.model_validate(raw) if raw else None
-
-    def delivery_fee(self) -> Decimal:
-        if self.context.get("fulfillment") != "delivery":
-            return Decimal("0")
-        zone = self.zone()
-        return zone.fee if zone else self.settings.delivery_fee
-
-    def minimum_order(self) -> Decimal:
-        zone = self.zone()
-        if self.context.get("fulfillment") == "delivery" and zone is not None:
-            return max(zone.minimum_order, self.settings.minimum_order)
-        return self.settings.minimum_order
-
-    def refills(self) -> int:
-        marker = normalize(self.settings.refill_marker or "")
-        if not marker:
-            return 0
-        return int(
-            sum(
-                line.quantity
-                for line in cart.lines(self.context)
-                if line.unit == "GARRAFON" and marker in normalize(line.name)
-            )
-        )
-
-    def deposit(self) -> tuple[int, Decimal]:
-        if self.settings.jug_deposit is None:
-            return 0, Decimal("0")
-        count = max(0, self.refills() - int(self.context.get("empties", 0)))
-        return count, self.settings.jug_deposit * count
-
-    def total(self) -> Decimal:
-        return cart.subtotal(self.context) + self.delivery_fee() + self.deposit()[1]
-
-    def summary_lines(self) -> list[str]:
-        """The cart's lines plus delivery fee and jug deposit, as the customer pays them."""
-        lines = cart.summary_lines(self.context)
-        fee = self.delivery_fee()
-        if fee:
-            lines.append(self.text("summary.fee", amount=cart.money(fee)))
-        deposit_count, deposit = self.deposit()
-        if deposit:
-            lines.append(
-                self.text("summary.deposit", count=deposit_count, amount=cart.money(deposit))
-            )
-        return lines
-
-    def describe_fulfillment(self) -> str:
-        if self.context.get("fulfillment") == "pickup":
-            return self.text("summary.pickup")
-        address = self.context.get("address") or {}
-        where = address.get("text") or self.text("address.pin")
-        slot = self.context.get("slot_title")
-        return self.text("summary.delivery", address=where) + (f" · {slot}" if slot else "")
-
-    def describe_payment(self) -> str:
-        method = self.context.get("payment_method")
-        if method is None:
-            return "—"
-        text = self.text(f"payment.{method}")
-        if method == "cash" and self.context.get("cash_tendered"):
-            text += " " + self.text(
-                "summary.change", amount=cart.money(Decimal(self.context["cash_tendered"]))
-            )
-        if method == "transfer" and self.context.get("receipt_media_id"):
-            text += " " + self.text("summary.receipt")
-        return text
 
     def is_open(self) -> bool:
         now = self.facts.now.astimezone(ZoneInfo(self.shop.timezone))
@@ -189,31 +118,10 @@ class ConversationState:
         return str(value) if value else options[0]
 
     def clear_checkout(self) -> None:
-        options = self.context.get("options", [])
-        self.context.clear()
-        self.context["options"] = options
-
-    # --- zones ----------------------------------------------------------------------------
-
-    def zone_for(self, address: dict[str, Any]) -> Zone | None:
-        zones = self.settings.delivery_zones
-        if not zones:
-            return Zone(name="", fee=self.settings.delivery_fee)
-        postal = address.get("postal_code")
-        for zone in zones:
-            if postal and postal in zone.postal_codes:
-                return zone
-        lat, lng = address.get("latitude"), address.get("longitude")
-        origin = self.settings.shop_location
-        if lat is not None and lng is not None and origin is not None:
-            distance = km_between(origin.latitude, origin.longitude, float(lat), float(lng))
-            for zone in zones:
-                if zone.radius_km is not None and distance <= zone.radius_km:
-                    return zone
-        return None
+        self.context = Context(options=self.context.get("options", []))
 
 
-_BODY_LIMITS = {"text": 4096, "interactive": 1024}
+_BODY_LIMITS = {"text": outbound.TEXT_BODY_MAX, "interactive": outbound.INTERACTIVE_BODY_MAX}
 
 
 def _prepend(message: dict[str, Any], note: str) -> bool:
@@ -235,11 +143,3 @@ def _prepend(message: dict[str, Any], note: str) -> bool:
 
 def value_of(event: EventData | None) -> Any:
     return event.kwargs.get("value") if event is not None else None
-
-
-def km_between(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
-    """Great-circle distance (haversine), in kilometres."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lng2 - lng1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 6371.0 * 2 * math.asin(math.sqrt(a))

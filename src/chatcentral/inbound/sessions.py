@@ -1,4 +1,5 @@
-"""The SQL of one inbound message, built once at import and reused for every message.
+"""The SQL of one inbound message: the customer, the message (deduplicated by wamid) and
+the customer's session, built once at import and reused for every message.
 
 Statements are module constants with bind parameters: building SQLAlchemy constructs per
 call costs more CPU than the round trip itself on this path. Tenant tables are unqualified
@@ -20,7 +21,6 @@ from sqlalchemy import (
     case,
     exists,
     func,
-    literal,
     or_,
     select,
     update,
@@ -29,7 +29,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from chatcentral.models.central import Outbox
+from chatcentral.conversation.context import Context
 from chatcentral.models.tenant import Customer, CustomerSession, Message
 
 _customers = Customer.__table__
@@ -123,36 +123,6 @@ _SAVE_SESSION = (
         expires_at=func.now() + bindparam("lifetime", type_=Interval),
     )
 )
-# The reply's message row and its outbox row in one round trip; the outbox trigger
-# (central migration c0003) wakes the dispatcher at commit.
-_reply = (
-    pg_insert(Message)
-    .values(
-        customer_id=bindparam("customer_id", type_=Integer),
-        direction="out",
-        type=bindparam("type", type_=Text),
-        body=bindparam("body", type_=JSONB),
-        status="queued",
-    )
-    .returning(Message.id)
-    .cte("reply")
-)
-_QUEUE_REPLY = pg_insert(Outbox).from_select(
-    ["tenant_id", "kind", "recipient", "payload", "message_id"],
-    select(
-        bindparam("tenant_id", type_=Integer),
-        literal("message"),
-        bindparam("recipient", type_=Text),
-        bindparam("payload", type_=JSONB),
-        _reply.c.id,
-    ),
-)
-_QUEUE_CALL = pg_insert(Outbox).values(
-    tenant_id=bindparam("tenant_id", type_=Integer),
-    kind=bindparam("kind", type_=Text),
-    recipient=bindparam("recipient", type_=Text),
-    payload=bindparam("payload", type_=JSONB),
-)
 
 
 async def touch_customer(
@@ -208,7 +178,7 @@ async def save_session(
     conn: AsyncConnection,
     session_id: int,
     state: str,
-    context: dict[str, Any],
+    context: Context,
     sent_at: datetime,
     lifetime: timedelta,
 ) -> None:
@@ -220,31 +190,3 @@ async def save_session(
         "lifetime": lifetime,
     }
     await conn.execute(_SAVE_SESSION, params)
-
-
-async def queue_reply(
-    conn: AsyncConnection,
-    tenant_id: int,
-    customer_id: int,
-    recipient: str,
-    reply: dict[str, Any],
-    payload: dict[str, Any],
-) -> None:
-    """Record the outbound message and queue its send, in one statement."""
-    params = {
-        "tenant_id": tenant_id,
-        "customer_id": customer_id,
-        "recipient": recipient,
-        "type": reply.get("type", "unknown"),
-        "body": reply,
-        "payload": payload,
-    }
-    await conn.execute(_QUEUE_REPLY, params)
-
-
-async def queue_call(
-    conn: AsyncConnection, tenant_id: int, kind: str, recipient: str, payload: dict[str, Any]
-) -> None:
-    """Queue a Graph API call that has no message row (mark-read, typing indicator)."""
-    params = {"tenant_id": tenant_id, "kind": kind, "recipient": recipient, "payload": payload}
-    await conn.execute(_QUEUE_CALL, params)

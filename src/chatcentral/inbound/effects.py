@@ -1,0 +1,30 @@
+"""Applying the engine's effects inside the message's transaction."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from chatcentral.conversation.effects import (
+    CloseHandoff,
+    Effect,
+    OpenHandoff,
+    Outcome,
+    PlaceOrder,
+)
+from chatcentral.conversation.shop import Shop
+from chatcentral.handoffs.tickets import close_handoff, open_handoff
+from chatcentral.orders.placement import place_order
+
+
+async def apply(
+    conn: AsyncConnection, shop: Shop, customer_id: int, effect: Effect, source_wamid: str
+) -> Outcome | None:
+    """Do one effect; return its outcome when the engine must hear about it."""
+    match effect:
+        case PlaceOrder():
+            return await place_order(conn, shop, customer_id, effect, source_wamid)
+        case OpenHandoff(reason=reason):
+            await open_handoff(conn, customer_id, reason)
+        case CloseHandoff():
+            await close_handoff(conn, customer_id)
+    return None

@@ -1,0 +1,155 @@
+"""One inbound message, handled exactly once, in one transaction in the shop's schema:
+the unit of work around the pure conversation engine.
+
+Record the message (its wamid is unique: a redelivery stops here), get or create the
+customer, lock the customer's session row so their messages are handled one at a time,
+let the engine decide, apply its effects, queue the replies in the outbox, commit. Only
+then does the webhook answer 200.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from chatcentral.conversation.context import Context, as_context
+from chatcentral.conversation.decision import Decision, decide
+from chatcentral.conversation.effects import Outcome as EffectOutcome
+from chatcentral.conversation.events import Event, event_from
+from chatcentral.conversation.facts import Facts
+from chatcentral.conversation.model import EXPIRED, NEW
+from chatcentral.conversation.shop import Shop
+from chatcentral.inbound import effects, sessions
+from chatcentral.inbound.facts_loader import FactsLoader
+from chatcentral.inbound.identity import Identity
+from chatcentral.outbox import enqueue
+from chatcentral.whatsapp import outbound
+from chatcentral.whatsapp.payloads import InboundMessage
+
+log = logging.getLogger(__name__)
+
+
+class Outcome(enum.Enum):
+    HANDLED = "handled"
+    DUPLICATE = "duplicate"
+    STALE = "stale"  # older than what the session already handled: recorded, state kept
+
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ConversationService:
+    def __init__(
+        self, *, mark_read: bool = True, loader: FactsLoader | None = None, clock: Clock = utc_now
+    ) -> None:
+        self._mark_read = mark_read
+        self._loader = loader or FactsLoader()
+        self._clock = clock
+
+    async def handle(
+        self,
+        tenant_engine: AsyncEngine,
+        shop: Shop,
+        identity: Identity,
+        message: InboundMessage,
+        raw: dict[str, Any],
+    ) -> Outcome:
+        """Handle one message in its own transaction; idempotent on the wamid."""
+        sent_at = datetime.fromtimestamp(message.timestamp, tz=UTC)
+        async with tenant_engine.connect() as conn:
+            transaction = await conn.begin()
+            customer_id = await sessions.touch_customer(
+                conn, identity.wa_id, identity.bsuid, identity.name
+            )
+            message_id = await sessions.record_inbound(
+                conn, customer_id, message.id, message.type, raw, sent_at
+            )
+            if message_id is None:
+                await transaction.rollback()
+                return Outcome.DUPLICATE
+            session = await sessions.lock_session(conn, customer_id)
+            if session.last_message_at is not None and sent_at < session.last_message_at:
+                await sessions.mark_stale(conn, message_id)
+                await transaction.commit()
+                return Outcome.STALE
+            now = self._clock()
+            state, context = _current(session, now)
+            turn = _Turn(self._loader, conn, shop, customer_id, now)
+            decision = await turn.decide(state, context, event_from(message))
+            replies = list(decision.replies)
+            for effect in decision.effects:
+                outcome = await effects.apply(conn, shop, customer_id, effect, message.id)
+                if outcome is not None:
+                    decision = await turn.decide(decision.state, decision.context, outcome)
+                    replies.extend(decision.replies)
+            for reply in replies:
+                payload = outbound.envelope(reply, **identity.address)
+                await enqueue.queue_reply(
+                    conn, shop.id, customer_id, identity.recipient_key, reply, payload
+                )
+            if replies and self._mark_read:
+                # Same recipient queue: it goes out right after the replies, never before.
+                await enqueue.queue_call(
+                    conn,
+                    shop.id,
+                    "mark_read",
+                    identity.recipient_key,
+                    outbound.mark_read(message.id),
+                )
+            await sessions.save_session(
+                conn,
+                session.id,
+                decision.state,
+                decision.context,
+                sent_at,
+                timedelta(minutes=decision.session_minutes),
+            )
+            await transaction.commit()
+        return Outcome.HANDLED
+
+
+class _Turn:
+    """Decisions for one message, loading the facts each one asks for."""
+
+    def __init__(
+        self,
+        loader: FactsLoader,
+        conn: AsyncConnection,
+        shop: Shop,
+        customer_id: int,
+        now: datetime,
+    ) -> None:
+        self._loader = loader
+        self._conn = conn
+        self._shop = shop
+        self._customer_id = customer_id
+        self._facts = Facts(now=now)
+
+    async def decide(self, state: str, context: Context, event: Event | EffectOutcome) -> Decision:
+        for _ in range(4):  # catalog, customer, orders: at most one load each
+            decision = decide(self._shop, state, context, event, self._facts)
+            if not decision.needs:
+                return decision
+            await self._loader.load(
+                self._conn, self._shop.schema, self._customer_id, self._facts, decision.needs
+            )
+        raise RuntimeError(f"engine kept asking for facts: {sorted(decision.needs)}")
+
+
+def _current(session: Row[Any], now: datetime) -> tuple[str, Context]:
+    """State and context to decide from; an idle session is handed over as `expired`."""
+    context = as_context(session.context)
+    expired = session.expires_at is not None and session.expires_at < now
+    if expired and session.state != NEW:
+        return EXPIRED, Context(previous_state=session.state, previous=context)
+    return session.state, context

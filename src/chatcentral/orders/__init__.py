@@ -1,0 +1,1 @@
+"""Orders: placing them, their stock and totals, status changes and their history."""

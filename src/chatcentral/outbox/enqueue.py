@@ -1,0 +1,77 @@
+"""Queueing Graph API calls in `central.outbox`, inside the caller's transaction.
+
+The dispatcher sends them after commit, in order per recipient. Statements are built
+once at import; tenant tables are unqualified and the caller's connection carries the
+shop's `schema_translate_map`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Integer, Text, bindparam, literal, select
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from chatcentral.models.central import Outbox
+from chatcentral.models.tenant import Message
+
+# The reply's message row and its outbox row in one round trip; the outbox trigger
+# (central migration c0003) wakes the dispatcher at commit.
+_reply = (
+    pg_insert(Message)
+    .values(
+        customer_id=bindparam("customer_id", type_=Integer),
+        direction="out",
+        type=bindparam("type", type_=Text),
+        body=bindparam("body", type_=JSONB),
+        status="queued",
+    )
+    .returning(Message.id)
+    .cte("reply")
+)
+_QUEUE_REPLY = pg_insert(Outbox).from_select(
+    ["tenant_id", "kind", "recipient", "payload", "message_id"],
+    select(
+        bindparam("tenant_id", type_=Integer),
+        literal("message"),
+        bindparam("recipient", type_=Text),
+        bindparam("payload", type_=JSONB),
+        _reply.c.id,
+    ),
+)
+_QUEUE_CALL = pg_insert(Outbox).values(
+    tenant_id=bindparam("tenant_id", type_=Integer),
+    kind=bindparam("kind", type_=Text),
+    recipient=bindparam("recipient", type_=Text),
+    payload=bindparam("payload", type_=JSONB),
+)
+
+
+async def queue_reply(
+    conn: AsyncConnection,
+    tenant_id: int,
+    customer_id: int,
+    recipient: str,
+    reply: dict[str, Any],
+    payload: dict[str, Any],
+) -> None:
+    """Record the outbound message and queue its send, in one statement."""
+    params = {
+        "tenant_id": tenant_id,
+        "customer_id": customer_id,
+        "recipient": recipient,
+        "type": reply.get("type", "unknown"),
+        "body": reply,
+        "payload": payload,
+    }
+    await conn.execute(_QUEUE_REPLY, params)
+
+
+async def queue_call(
+    conn: AsyncConnection, tenant_id: int, kind: str, recipient: str, payload: dict[str, Any]
+) -> None:
+    """Queue a Graph API call that has no message row (mark-read, typing indicator)."""
+    params = {"tenant_id": tenant_id, "kind": kind, "recipient": recipient, "payload": payload}
+    await conn.execute(_QUEUE_CALL, params)
