@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 from typing import Any
 
 import httpx
@@ -154,22 +153,6 @@ class Customer:
 
     def text_of_last(self) -> str:
         return "\n".join(line for message in self.last for line in render(message).lines)
-
-
-def transcript_lines(replies: list[dict[str, Any]]) -> list[str]:
-    lines = []
-    for message in replies:
-        for line in render(message).lines:
-            lines.append(f"< {line}".rstrip())
-    return [_scrub(line) for line in lines]
-
-
-_DATES = re.compile(r"\d{2}/\d{2}/\d{4} \d{2}:\d{2}|\d{2}/\d{2} \d{2}:\d{2}|\d{2}/\d{2}/\d{4}")
-
-
-def _scrub(line: str) -> str:
-    """Dates and times change every run; a transcript shows where they appear."""
-    return _DATES.sub("«fecha»", line)
 
 
 def pretty(replies: list[dict[str, Any]]) -> str:

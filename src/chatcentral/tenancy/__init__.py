@@ -1,0 +1,1 @@
+"""Shops as tenants: onboarding, the registry, the directory the webhook routes by, migrations."""
