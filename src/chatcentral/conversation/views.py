@@ -24,9 +24,10 @@ if TYPE_CHECKING:
 Message = dict[str, Any]
 View = Callable[["Conversation"], list[Message]]
 
-TITLE_MAX = 24
-DESCRIPTION_MAX = 72
-BUTTON_MAX = 20
+# WhatsApp's limits, from their one home in `whatsapp/outbound.py`.
+TITLE_MAX = outbound.ROW_TITLE_MAX
+DESCRIPTION_MAX = outbound.ROW_DESCRIPTION_MAX
+BUTTON_MAX = outbound.BUTTON_TITLE_MAX
 _DAY_NAMES = {
     "mon": "lun",
     "tue": "mar",
@@ -48,7 +49,9 @@ def _list(
 ) -> Message:
     convo.offer([(row.id, row.title) for row in rows])
     return outbound.list_message(
-        body, clip(button, BUTTON_MAX), [Section(title=section and clip(section, 24), rows=rows)]
+        body,
+        clip(button, outbound.LIST_BUTTON_MAX),
+        [Section(title=section and clip(section, outbound.SECTION_TITLE_MAX), rows=rows)],
     )
 
 
@@ -193,7 +196,7 @@ def cart_view(convo: Conversation) -> list[Message]:
         Row("cart:remove", _title(convo, "cart.remove")),
         Row("cart:clear", _title(convo, "cart.clear")),
     ]
-    return [_list(convo, clip(body, 1024), convo.text("cart.button"), rows)]
+    return [_list(convo, clip(body, outbound.LIST_BODY_MAX), convo.text("cart.button"), rows)]
 
 
 def cart_items(convo: Conversation) -> list[Message]:
@@ -204,7 +207,7 @@ def cart_items(convo: Conversation) -> list[Message]:
             clip(cart.quantity_label(line.quantity, line.unit), DESCRIPTION_MAX),
         )
         for line in cart.lines(convo.context)
-    ][:10]
+    ][: outbound.LIST_ROWS_MAX]
     return [_list(convo, convo.text("remove.body"), convo.text("remove.button"), rows)]
 
 
@@ -247,7 +250,9 @@ def out_of_zone(convo: Conversation) -> list[Message]:
 
 
 def slots(convo: Conversation) -> list[Message]:
-    rows = [Row(f"slot:{slot.id}", slot.title) for slot in convo.settings.delivery_slots][:10]
+    rows = [Row(f"slot:{slot.id}", slot.title) for slot in convo.settings.delivery_slots][
+        : outbound.LIST_ROWS_MAX
+    ]
     return [_list(convo, convo.text("slot.body"), convo.text("slot.button"), rows)]
 
 
@@ -296,7 +301,7 @@ def summary(convo: Conversation) -> list[Message]:
         _button(convo, "order:edit", "summary.edit"),
         _button(convo, "order:cancel", "summary.cancel"),
     ]
-    return [_buttons(convo, clip(body, 1024), buttons)]
+    return [_buttons(convo, clip(body, outbound.INTERACTIVE_BODY_MAX), buttons)]
 
 
 def placing(convo: Conversation) -> list[Message]:
@@ -423,7 +428,7 @@ def _order_details(convo: Conversation, order: OrderSummary) -> str:
             status=order.status,
             changed=f"{_local(convo, order.status_changed_at):%d/%m %H:%M}",
         ),
-        1024,
+        outbound.INTERACTIVE_BODY_MAX,
     )
 
 
