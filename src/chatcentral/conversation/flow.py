@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from chatcentral.resources import resource_dir
+from chatcentral.whatsapp import outbound
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ class Zone(_Strict):
 
 class Slot(_Strict):
     id: str
-    title: str = Field(max_length=24)
+    title: str = Field(max_length=outbound.ROW_TITLE_MAX)  # shown as a list row
 
 
 class Location(_Strict):
