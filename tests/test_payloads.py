@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from chatcentral.whatsapp.payloads import (
@@ -749,6 +750,96 @@ def test_malformed_messages_raise_invalid_item(raw: dict[str, Any]) -> None:
 def test_malformed_statuses_raise_invalid_item(raw: dict[str, Any]) -> None:
     with pytest.raises(InvalidItem):
         parse_status(raw)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "named"),
+    [
+        pytest.param("timestamp", "1000000000000", "timestamp", id="year-33658"),
+        pytest.param("timestamp", "-99999999999", "timestamp", id="before-1970"),
+        pytest.param("errors", [{"code": 2**40}], "errors.0.code", id="code-over-32-bits"),
+        pytest.param("errors", [{"code": -(2**31) - 1}], "errors.0.code", id="code-under-32-bits"),
+        pytest.param("id", "w" * 9000, "id", id="9000-char-id"),
+        pytest.param("status", "s" * 9000, "status", id="9000-char-status"),
+    ],
+)
+def test_statuses_postgres_could_not_store_raise_invalid_item(
+    field: str, value: Any, named: str
+) -> None:
+    with pytest.raises(InvalidItem, match=rf"^{named}:"):
+        parse_status({**_status("failed"), field: value})
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("timestamp", "0"),
+        ("timestamp", "253402300799"),  # 9999-12-31T23:59:59Z: datetime's last second
+        ("errors", [{"code": 2**31 - 1}]),
+        ("id", "w" * 512),
+    ],
+)
+def test_statuses_at_the_limits_are_read(field: str, value: Any) -> None:
+    assert parse_status({**_status("sent"), field: value}).status == "sent"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(_message("text", {"body": "hi"}, timestamp="1000000000000"), id="far-future"),
+        pytest.param(_message("text", {"body": "hi"}, timestamp="-1"), id="before-1970"),
+        pytest.param(_message("text", {"body": "hi"}, id="w" * 9000), id="9000-char-wamid"),
+        pytest.param(
+            _message("text", {"body": "hi"}, **{"from": "5" * 9000}), id="9000-digit-from"
+        ),
+    ],
+)
+def test_messages_postgres_could_not_store_raise_invalid_item(raw: dict[str, Any]) -> None:
+    with pytest.raises(InvalidItem):
+        parse_message(raw)
+
+
+def test_nul_and_lone_surrogates_become_replacement_characters_in_values_and_keys() -> None:
+    body = _body(
+        {
+            "field": "account_update",
+            "value": {"a\udfffb": ["x\ud800", "n\x00ul"], "pair": "\U0001f600", "ok": "\u00e1"},
+        }
+    )
+    value = parse_envelope(body).entry[0].changes[0].value
+
+    assert value == {"a\ufffdb": ["x\ufffd", "n\ufffdul"], "pair": "\U0001f600", "ok": "\u00e1"}
+
+
+def test_a_number_too_large_for_a_float_is_kept_as_its_text() -> None:
+    envelope = parse_envelope(b'{"object": "whatsapp_business_account", "entry": [], "x": -1e400}')
+
+    assert envelope.model_extra == {"x": "-1e400"}
+
+
+# Characters that make escapes tricky: backslashes, the letters of \uXXXX, surrogates, NUL.
+_tricky_text = st.text(
+    st.sampled_from(["\\", "u", "d", "D", "8", "c", "0", "a", "\ud800", "\udc00", "\x00"])
+    | st.characters(),
+    max_size=12,
+)
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(st.lists(_tricky_text, max_size=4), st.booleans())
+@example(["\\ud800\udc00"], False)  # a lone low surrogate after text that looks like a high one
+@example(["\ud83d\ude00\ud83d"], True)  # a pair, then a lone high
+def test_parsed_text_is_always_storable_and_otherwise_untouched(
+    texts: list[str], upper: bool
+) -> None:
+    body = json.dumps({"object": "whatsapp_business_account", "entry": [], "texts": texts}).encode()
+    if upper:  # JSON allows \uD800 as well as \ud800
+        body = re.sub(rb"\\u[0-9a-f]{4}", lambda m: b"\\u" + m.group()[2:].upper(), body)
+    sent = json.loads(body)["texts"]
+    extra = parse_envelope(body).model_extra
+
+    assert extra is not None
+    assert extra["texts"] == [re.sub("[\x00\ud800-\udfff]", "\ufffd", text) for text in sent]
 
 
 def test_invalid_item_names_the_bad_field() -> None:

@@ -2,32 +2,38 @@
 
 Routing to the shop happens here and only here (by `metadata.phone_number_id`). What
 the bot does not act on is stored raw in `central.unhandled_updates`, never dropped in
-silence. A database outage propagates (the webhook answers 503 and Meta retries); any
-other failure of one message is recorded with that message and the rest go on.
+silence.
+
+One rule for failures. Trouble with the database itself (refused, reset, timed out, shut
+down, out of resources, pool exhausted) raises DatabaseUnavailable: the webhook answers
+503, acknowledges nothing, and Meta retries. Only when the database is healthy and an item
+itself is the problem is that item recorded as unhandled, in a transaction of its own,
+and the rest go on; if even that record fails, it is DatabaseUnavailable again. A failure
+that does not say which it is costs one round trip to the database to find out, so the
+healthy path pays nothing for the rule.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from typing import Any
 
-from sqlalchemy import insert
-from sqlalchemy.exc import DBAPIError
+import psycopg
+from sqlalchemy import insert, text
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from chatcentral.conversation.service import (
-    ConversationService,
-    Identity,
-    Outcome,
-    identity_of,
-)
+from chatcentral.conversation.shop import Shop
 from chatcentral.db.engine import TenantBinder
+from chatcentral.inbound.identity import Identity, identity_of
+from chatcentral.inbound.service import ConversationService, Outcome
 from chatcentral.metrics import INBOUND_MESSAGES, UNHANDLED_UPDATES, UNKNOWN_NUMBERS
 from chatcentral.models.central import UnhandledUpdate
 from chatcentral.outbox.statuses import apply_statuses
-from chatcentral.tenancy.directory import Shop, TenantDirectory
+from chatcentral.tenancy.directory import TenantDirectory
 from chatcentral.whatsapp.payloads import (
     Change,
     InboundMessage,
@@ -40,6 +46,7 @@ from chatcentral.whatsapp.payloads import (
     parse_message,
     parse_messages_value,
     parse_status,
+    storable_text,
 )
 
 log = logging.getLogger(__name__)
@@ -47,9 +54,23 @@ log = logging.getLogger(__name__)
 # Customers of one batch handled at once: few enough to leave pool connections for others.
 CUSTOMERS_IN_PARALLEL = 4
 
+# How long the database may take to answer `SELECT 1` before it counts as unavailable.
+PROBE_TIMEOUT_S = 2.0
+
+# SQLSTATE classes that put the fault on the database, not the item: connection exceptions,
+# insufficient resources, operator intervention (shutdown, statement_timeout), system
+# errors, and transaction rollbacks (deadlock, serialization), which a retry resolves.
+_TROUBLE_CLASSES = ("08", "53", "57", "58", "40")
+# Busy locks and objects, and sessions ended by idle or transaction timeouts.
+_TROUBLE_STATES = frozenset({"55P03", "55006", "25P03", "25P04"})
+# SQLSTATE classes that put the fault on the item: data exceptions, integrity violations,
+# program limits (e.g. an index entry over its size limit).
+_ITEM_CLASSES = ("22", "23", "54")
+
 
 class DatabaseUnavailable(Exception):
-    """The database could not be reached; the webhook must not be acknowledged."""
+    """The database could not be reached, or could not record what had to be recorded: the
+    webhook must not be acknowledged."""
 
 
 class WebhookProcessor:
@@ -65,14 +86,17 @@ class WebhookProcessor:
         self._conversations = conversations
 
     async def process(self, envelope: WebhookEnvelope) -> None:
+        """Handle every item; raise DatabaseUnavailable when the database is the problem."""
         try:
             for entry in envelope.entry:
                 for change in entry.changes:
                     await self._change(change)
-        except (DBAPIError, PoolTimeout, OSError) as exc:
-            if not _is_connectivity(exc):
-                raise
-            raise DatabaseUnavailable(type(exc).__name__) from exc
+        except DatabaseUnavailable:
+            raise
+        except Exception as exc:
+            if await self._database_trouble(exc):
+                raise DatabaseUnavailable(_summary(exc)) from exc
+            raise
 
     async def _change(self, change: Change) -> None:
         if change.field != "messages":
@@ -121,7 +145,15 @@ class WebhookProcessor:
                 for message, identity, raw in sorted(items, key=lambda item: item[0].timestamp):
                     await self._message(shop, message, identity, raw)
 
-        await asyncio.gather(*(one_customer(items) for items in by_customer.values()))
+        # Every customer's task ends before the answer is given: none is left running
+        # against the database once the webhook has said 503.
+        results = await asyncio.gather(
+            *(one_customer(items) for items in by_customer.values()), return_exceptions=True
+        )
+        failures = [result for result in results if isinstance(result, BaseException)]
+        if failures:
+            unavailable = [f for f in failures if isinstance(f, DatabaseUnavailable)]
+            raise (unavailable or failures)[0]
 
     async def _message(
         self, shop: Shop, message: InboundMessage, identity: Identity, raw: dict[str, Any]
@@ -131,11 +163,9 @@ class WebhookProcessor:
                 self._binder.engine_for(shop.schema), shop, identity, message, raw
             )
             outcome = handled.value
-        except (DBAPIError, PoolTimeout, OSError) as exc:
-            if _is_connectivity(exc):
-                raise
-            outcome = await self._failed(shop, raw, exc)
-        except Exception as exc:  # noqa: BLE001 - one poison message must not block the rest
+        except Exception as exc:  # one poison message must not block the rest
+            if await self._database_trouble(exc):
+                raise DatabaseUnavailable(_summary(exc)) from exc
             outcome = await self._failed(shop, raw, exc)
         INBOUND_MESSAGES.labels(outcome=outcome).inc()
         # Traceable without personal data: the shop, the wamid, the sender's last digits.
@@ -149,13 +179,36 @@ class WebhookProcessor:
         )
 
     async def _statuses(self, shop: Shop, value: MessagesValue) -> None:
-        statuses: list[StatusUpdate] = []
+        parsed: list[tuple[StatusUpdate, dict[str, Any]]] = []
         for raw in value.statuses:
             try:
-                statuses.append(parse_status(raw))
+                parsed.append((parse_status(raw), raw))
             except InvalidItem as exc:
                 await self._store(shop.phone_number_id, "statuses", f"invalid status: {exc}", raw)
-        await apply_statuses(self._binder.engine_for(shop.schema), statuses)
+        if not parsed:
+            return
+        engine = self._binder.engine_for(shop.schema)
+        try:
+            await apply_statuses(engine, [status for status, _ in parsed])
+            return
+        except Exception as exc:  # one bad status must not sink the batch
+            if await self._database_trouble(exc):
+                raise DatabaseUnavailable(_summary(exc)) from exc
+            log.warning(
+                "shop %s: %d statuses failed together (%s); applying one at a time",
+                shop.slug,
+                len(parsed),
+                _summary(exc),
+            )
+        for status, raw in parsed:
+            try:
+                await apply_statuses(engine, [status])
+            except Exception as exc:  # keep the bad one, apply the rest
+                if await self._database_trouble(exc):
+                    raise DatabaseUnavailable(_summary(exc)) from exc
+                log.exception("shop %s: status %s could not be applied", shop.slug, status.id)
+                reason = f"error: {type(exc).__name__}"
+                await self._store(shop.phone_number_id, "statuses", reason, raw)
 
     async def _failed(self, shop: Shop, raw: dict[str, Any], exc: BaseException) -> str:
         log.exception("shop %s: message %s could not be handled", shop.slug, raw.get("id"))
@@ -165,28 +218,90 @@ class WebhookProcessor:
     async def _store(
         self, phone_number_id: str | None, field: str, reason: str, payload: dict[str, Any]
     ) -> None:
+        """Record one update as unhandled in a transaction of its own. Raise
+        DatabaseUnavailable when that fails: nothing is acknowledged unless recorded."""
+        row: dict[str, Any] = {
+            "phone_number_id": phone_number_id and storable_text(phone_number_id),
+            "field": storable_text(field[:100]),
+            "reason": storable_text(reason[:500]),
+            "payload": payload,
+        }
+        try:
+            await self._insert_unhandled(row)
+        except Exception as exc:  # classified below, never a 500
+            if await self._database_trouble(exc):
+                raise DatabaseUnavailable(_summary(exc)) from exc
+            # Parsing already made the payload storable, so this is the last resort for
+            # what slipped through: keep it as escaped ASCII text, which jsonb always takes.
+            log.warning("unhandled payload refused (%s); stored escaped", _summary(exc))
+            row["payload"] = {"escaped": _escaped(payload)}
+            try:
+                await self._insert_unhandled(row)
+            except Exception as again:  # not recorded: not acknowledged
+                raise DatabaseUnavailable(_summary(again)) from again
         UNHANDLED_UPDATES.labels(reason=reason.split(":")[0]).inc()
+
+    async def _insert_unhandled(self, row: dict[str, Any]) -> None:
         async with self._engine.begin() as conn:
-            await conn.execute(
-                insert(UnhandledUpdate).values(
-                    phone_number_id=phone_number_id,
-                    field=field[:100],
-                    reason=reason[:500],
-                    payload=payload,
-                )
-            )
+            await conn.execute(insert(UnhandledUpdate).values(**row))
 
+    async def _database_trouble(self, exc: BaseException) -> bool:
+        """Whether `exc` means the database, not the item, is the problem."""
+        verdict = _verdict(exc)
+        if verdict is None:
+            verdict = not await self._database_answers()
+            log.warning("unclassified %s: database %s", _summary(exc), "down" if verdict else "up")
+        return verdict
 
-def _is_connectivity(exc: BaseException) -> bool:
-    if isinstance(exc, PoolTimeout | OSError):
+    async def _database_answers(self) -> bool:
+        try:
+            async with asyncio.timeout(PROBE_TIMEOUT_S):
+                async with self._engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
+        except Exception:  # noqa: BLE001 - whatever the reason, the database did not answer
+            return False
         return True
-    if isinstance(exc, DBAPIError):
-        if exc.connection_invalidated:
+
+
+def _verdict(exc: BaseException) -> bool | None:
+    """True when `exc` is database trouble, False when the item (or the code handling it)
+    is at fault, None when only asking the database can tell."""
+    if isinstance(exc, DatabaseUnavailable | PoolTimeout | OSError):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    error = exc.orig if isinstance(exc, DBAPIError) else exc
+    if isinstance(error, psycopg.Error):
+        sqlstate = error.sqlstate
+        if sqlstate is None:
+            # Raised by the driver, not the server: a connection refused, broken or timed
+            # out. Anything else the driver refuses (e.g. NUL in text) is for the probe.
+            return (
+                True
+                if isinstance(error, psycopg.OperationalError | psycopg.InterfaceError)
+                else None
+            )
+        if sqlstate.startswith(_TROUBLE_CLASSES) or sqlstate in _TROUBLE_STATES:
             return True
-        sqlstate = getattr(getattr(exc.orig, "diag", None), "sqlstate", None) or ""
-        # 08: connection exceptions; 57P: operator intervention (shutdown); 53: resources.
-        return str(sqlstate).startswith(("08", "57P", "53"))
+        if sqlstate.startswith(_ITEM_CLASSES):
+            return False
+        return None
+    if isinstance(exc, SQLAlchemyError):
+        return None
+    # Not from the database at all: the flow, a payload it could not read, a bug.
     return False
+
+
+def _summary(exc: BaseException) -> str:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {first[:200]}" if first else type(exc).__name__
+
+
+def _escaped(payload: dict[str, Any]) -> str:
+    try:
+        return json.dumps(payload, ensure_ascii=True, default=repr)
+    except (ValueError, RecursionError):
+        return "(nested too deeply to keep)"
 
 
 __all__ = ["DatabaseUnavailable", "Outcome", "WebhookProcessor"]

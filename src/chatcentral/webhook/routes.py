@@ -2,7 +2,8 @@
 
 GET answers Meta's verification handshake. POST checks size, then the signature over the
 raw bytes, then the shape, then hands the body to the processor; it answers 200 only
-after every message in it is committed (or recorded as unhandled).
+after every message in it is committed (or recorded as unhandled), and 503 when that
+could not be done, so Meta retries. It never answers 500.
 """
 
 from __future__ import annotations
@@ -79,6 +80,12 @@ async def _receive(request: Request) -> Response:
         await processor.process(envelope)
     except DatabaseUnavailable as exc:
         log.error("webhook not acknowledged, database unavailable (%s); Meta will retry", exc)
+        return PlainTextResponse("Service Unavailable", status_code=503)
+    except Exception:
+        # Every item is isolated, so this is a defect of ours, not of the body. Nothing
+        # was acknowledged: ask Meta to retry (a fixed release then takes it) rather than
+        # answer 500, and keep the trace.
+        log.exception("webhook not acknowledged: unexpected failure; Meta will retry")
         return PlainTextResponse("Service Unavailable", status_code=503)
     return PlainTextResponse("OK")
 

@@ -9,15 +9,29 @@ Parsing is layered so that one bad part never hides the rest: `parse_envelope` c
 outer shape, `parse_messages_value` one `messages` change, and `parse_message` /
 `parse_status` one item each. Each layer raises its own `ValueError` subclass with a
 one-line message, so the caller can record exactly what it could not read.
+
+What PostgreSQL would refuse is settled here, once, not discovered by an insert: the
+envelope's text is made storable (NUL and lone surrogates become U+FFFD), and the item
+models bound what lands in typed or indexed columns (timestamps, error codes, wamids).
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from decimal import Decimal
 from typing import Annotated, Any, NoReturn
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, FiniteFloat, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    FiniteFloat,
+    StringConstraints,
+    ValidationError,
+)
 
 WHATSAPP_OBJECT = "whatsapp_business_account"
 
@@ -52,8 +66,23 @@ def _reject_bool(value: Any) -> Any:
 IdStr = Annotated[str, BeforeValidator(_int_to_str)]
 """A string ID that may arrive as a JSON integer."""
 
-Timestamp = Annotated[int, BeforeValidator(_reject_bool)]
+# The last second Python's datetime can represent (9999-12-31T23:59:59Z): anything later,
+# or before 1970, is not a time Meta could mean and would fail `datetime.fromtimestamp`.
+MAX_TIMESTAMP = 253_402_300_799
+
+Timestamp = Annotated[int, BeforeValidator(_reject_bool), Field(ge=0, le=MAX_TIMESTAMP)]
 """Unix seconds; Meta sends them as a string of digits."""
+
+Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
+"""An integer that fits a PostgreSQL `integer` column."""
+
+# Wamids and senders are keys of unique btree indexes, whose entries cannot exceed 2,704
+# bytes: 512 characters (2,048 bytes at most in UTF-8) leaves room for the status beside
+# a wamid. Real wamids are under 100 characters, senders under 40, statuses a word.
+WamidStr = Annotated[str, StringConstraints(max_length=512)]
+StatusStr = Annotated[str, StringConstraints(max_length=64)]
+SenderStr = Annotated[str, StringConstraints(max_length=512)]
+SenderId = Annotated[IdStr, StringConstraints(max_length=512)]
 
 Coordinate = Annotated[FiniteFloat, BeforeValidator(_reject_bool)]
 
@@ -220,12 +249,12 @@ class Order(_Tolerant):
 class InboundMessage(_Tolerant):
     """One `messages[]` item: a message a user sent to the business."""
 
-    id: str
+    id: WamidStr
     type: str
     timestamp: Timestamp
     # Missing for users with a WhatsApp username; key customers on from_user_id instead.
-    from_: IdStr | None = Field(default=None, alias="from")
-    from_user_id: str | None = None
+    from_: SenderId | None = Field(default=None, alias="from")
+    from_user_id: SenderStr | None = None
     context: Context | None = None
     errors: list[ErrorDetail] = Field(default_factory=list)
     text: Text | None = None
@@ -276,17 +305,23 @@ class InboundMessage(_Tolerant):
         return None
 
 
+class StatusError(ErrorDetail):
+    """An error on a status; its code is stored in an `integer` column."""
+
+    code: Int32
+
+
 class StatusUpdate(_Tolerant):
     """One `statuses[]` item: delivery news about a message the business sent."""
 
-    id: str
-    status: str
+    id: WamidStr
+    status: StatusStr
     timestamp: Timestamp
     # recipient_id may be omitted when the message was sent to a BSUID.
     recipient_id: str | None = None
     recipient_user_id: str | None = None
     biz_opaque_callback_data: str | None = None
-    errors: list[ErrorDetail] = Field(default_factory=list)
+    errors: list[StatusError] = Field(default_factory=list)
     conversation: dict[str, Any] | None = None
     pricing: dict[str, Any] | None = None
 
@@ -327,27 +362,76 @@ def _reject_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def _without_nul(value: Any) -> Any:
-    """PostgreSQL text and jsonb cannot hold NUL: keep what was sent, marked with U+FFFD."""
-    if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
-    if isinstance(value, list):
-        return [_without_nul(item) for item in value]
-    if isinstance(value, dict):
-        return {_without_nul(key): _without_nul(item) for key, item in value.items()}
-    return value
+def _finite_or_text(literal: str) -> float | str:
+    # json.loads reads 1e400 as inf, which PostgreSQL's jsonb refuses: keep what was sent.
+    number = float(literal)
+    return number if math.isfinite(number) else literal
+
+
+# JSON may carry what PostgreSQL cannot store: NUL (text and jsonb refuse it) and lone
+# UTF-16 surrogates (not encodable as UTF-8). Both can only arrive as \u escapes, since
+# the body is strict UTF-8, so the raw bytes say whether the parsed body needs a walk.
+# _ESCAPE_HINT is a plain scan; valid pairs (how Meta sends emoji) also match it, so
+# _UNSTORABLE_ESCAPE then looks for a NUL or a surrogate that is not half of a pair. Its
+# last branch catches an escaped backslash before a pair-looking escape, the one text
+# that could hide a lone low surrogate from the lookbehind; it may fire needlessly, never
+# miss.
+_ESCAPE_HINT = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+_UNSTORABLE_ESCAPE = re.compile(
+    rb"\\(?:u0000"
+    rb"|u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])"
+    rb"|u[dD][c-fC-F](?<!\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F])"
+    rb"|\\u[dD][89abAB])"
+)
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _make_storable(data: Any) -> Any:
+    """Replace every NUL and lone surrogate, in keys too, by U+FFFD (so a reader sees that
+    something was there). In place and without recursion: the body is ours, fresh from
+    json.loads, and may be nested as deeply as json.loads allows."""
+    if isinstance(data, str):
+        return _UNSTORABLE.sub("\ufffd", data)
+    pending = [data]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, list):
+            for index, item in enumerate(node):
+                if isinstance(item, str):
+                    node[index] = _UNSTORABLE.sub("\ufffd", item)
+                elif isinstance(item, list | dict):
+                    pending.append(item)
+        elif isinstance(node, dict):
+            for key in list(node):
+                item = node[key]
+                if isinstance(item, str):
+                    item = _UNSTORABLE.sub("\ufffd", item)
+                elif isinstance(item, list | dict):
+                    pending.append(item)
+                clean = _UNSTORABLE.sub("\ufffd", key)
+                if clean != key:
+                    del node[key]
+                node[clean] = item
+    return data
+
+
+def storable_text(text: str) -> str:
+    """`text` without what PostgreSQL refuses (for strings not from a parsed body)."""
+    return _UNSTORABLE.sub("\ufffd", text)
 
 
 def parse_envelope(body: bytes) -> WebhookEnvelope:
     """Read a webhook POST body; raise InvalidEnvelope if it is not a Cloud API envelope."""
     try:
-        data = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+        data = json.loads(
+            body.decode("utf-8"), parse_constant=_reject_constant, parse_float=_finite_or_text
+        )
+        if _ESCAPE_HINT.search(body) and _UNSTORABLE_ESCAPE.search(body):
+            data = _make_storable(data)
     # ValueError covers bad UTF-8, bad JSON and over-long integers; RecursionError covers
     # absurd nesting, which an attacker can send cheaply.
     except (ValueError, RecursionError) as exc:
         raise InvalidEnvelope(_one_line(f"body is not UTF-8 JSON: {exc}")) from exc
-    if b"\\u0000" in body:
-        data = _without_nul(data)
     if not isinstance(data, dict):
         raise InvalidEnvelope(f"body is a JSON {type(data).__name__}, not an object")
     if data.get("object") != WHATSAPP_OBJECT:
