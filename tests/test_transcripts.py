@@ -20,7 +20,8 @@ from sqlalchemy import Engine, text
 from starlette.applications import Starlette
 
 from tests.conftest import ProvisionedShop
-from tests.conversation import Customer, transcript_lines
+from tests.conversation import Customer
+from tests.transcript_format import transcript_lines
 
 FOLDER = Path(__file__).parent / "transcripts"
 _PIN = re.compile(r"^\[ubicación (-?[\d.]+),(-?[\d.]+)(?: (.+?) \| (.+))?\]$")
