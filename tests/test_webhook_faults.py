@@ -427,3 +427,19 @@ async def test_an_unexpected_failure_is_503_not_500(
     monkeypatch.setattr(app.state.processor, "process", broken)
     response = await post(client, cloud.message_from("1110001", CUSTOMER, "hola"))
     assert response.status_code == 503
+
+
+async def test_a_schema_behind_its_migrations_is_503_until_migrated(
+    app_client: Client, shops: dict[str, ProvisionedShop], sync_engine: Engine
+) -> None:
+    """A missing table is the operator's to fix, not the message's fault: Meta keeps it."""
+    client, _ = app_client
+    body = cloud.message_from("1110001", CUSTOMER, "hola", id="wamid.SCHEMA")
+    with sync_engine.begin() as conn:
+        conn.execute(text("ALTER TABLE tenant_tienda.customer_sessions RENAME TO gone"))
+    assert (await post(client, body)).status_code == 503
+    assert unhandled(sync_engine) == []
+    with sync_engine.begin() as conn:
+        conn.execute(text("ALTER TABLE tenant_tienda.gone RENAME TO customer_sessions"))
+    assert (await post(client, body)).status_code == 200
+    assert scalar(sync_engine, "SELECT count(*) FROM tenant_tienda.customer_sessions") == 1

@@ -61,8 +61,12 @@ PROBE_TIMEOUT_S = 2.0
 # insufficient resources, operator intervention (shutdown, statement_timeout), system
 # errors, and transaction rollbacks (deadlock, serialization), which a retry resolves.
 _TROUBLE_CLASSES = ("08", "53", "57", "58", "40")
-# Busy locks and objects, and sessions ended by idle or transaction timeouts.
-_TROUBLE_STATES = frozenset({"55P03", "55006", "25P03", "25P04"})
+# Busy locks and objects, and sessions ended by idle or transaction timeouts; and a schema
+# that is missing or behind its migrations (a table, column or function not there): the
+# operator's to fix with `chatcentral migrate`, so Meta keeps the message until then.
+_TROUBLE_STATES = frozenset(
+    {"55P03", "55006", "25P03", "25P04", "3F000", "42P01", "42703", "42883"}
+)
 # SQLSTATE classes that put the fault on the item: data exceptions, integrity violations,
 # program limits (e.g. an index entry over its size limit).
 _ITEM_CLASSES = ("22", "23", "54")
