@@ -636,10 +636,17 @@ def test_validate_accepts_media_header_on_buttons() -> None:
     validate(message)
 
 
-def test_validate_passes_unknown_types_untouched() -> None:
-    validate({"type": "reaction", "reaction": {"message_id": "wamid.X", "emoji": "👍"}})
-    validate({"type": "interactive", "interactive": {"type": "cta_url", "body": {"text": ""}}})
-    validate({"no": "type"})
+def test_validate_leaves_kinds_it_does_not_build_to_the_graph_api() -> None:
+    """Reactions and call-to-action messages are not built here: validate neither refuses
+    nor changes them, while the same slip in a kind it builds is refused."""
+    reaction = {"type": "reaction", "reaction": {"message_id": "wamid.X", "emoji": "👍"}}
+    cta = {"type": "interactive", "interactive": {"type": "cta_url", "body": {"text": ""}}}
+    for message in (reaction, cta, {"no": "type"}):
+        before = json.dumps(message, sort_keys=True)
+        validate(message)
+        assert json.dumps(message, sort_keys=True) == before
+    with pytest.raises(OutboundError, match="empty"):
+        validate({"type": "interactive", "interactive": {"type": "button", "body": {"text": ""}}})
 
 
 def test_validate_accepts_every_builder_output_after_a_json_round_trip() -> None:
@@ -655,14 +662,24 @@ def test_validate_accepts_every_builder_output_after_a_json_round_trip() -> None
         validate(json.loads(json.dumps(message)))
 
 
-def test_limits_are_module_constants() -> None:
-    assert (outbound.TEXT_BODY_MAX, outbound.LIST_ROWS_MAX, outbound.ROW_TITLE_MAX) == (
-        4096,
-        10,
-        24,
-    )
-    assert (outbound.BUTTON_TITLE_MAX, outbound.BUTTONS_MAX, outbound.CALLBACK_DATA_MAX) == (
-        20,
-        3,
-        512,
-    )
+@pytest.mark.parametrize(
+    ("build", "limit"),
+    [
+        (lambda n: text("x" * n), outbound.TEXT_BODY_MAX),
+        (lambda n: reply_buttons("x" * n, ORDER_BUTTONS), outbound.INTERACTIVE_BODY_MAX),
+        (lambda n: reply_buttons("b", [Button("a", "x" * n)]), outbound.BUTTON_TITLE_MAX),
+        (lambda n: list_message("b", "x" * n, [Section("s", MENU_ROWS)]), outbound.LIST_BUTTON_MAX),
+        (
+            lambda n: list_message("b", "v", [Section("s", [Row("r", "x" * n)])]),
+            outbound.ROW_TITLE_MAX,
+        ),
+        (
+            lambda n: list_message("b", "v", [Section("s", [Row(f"r{i}", "t") for i in range(n)])]),
+            outbound.LIST_ROWS_MAX,
+        ),
+    ],
+)
+def test_each_limit_holds_exactly_at_its_value(build: Callable[[int], Any], limit: int) -> None:
+    validate(build(limit))
+    with pytest.raises(OutboundError):
+        validate(build(limit + 1))
