@@ -24,7 +24,7 @@ from chatcentral.db.databases import drop_database, recreate_database
 from chatcentral.db.embedded import start_embedded
 from chatcentral.db.engine import make_engine, make_sync_engine
 from chatcentral.db.migrations import upgrade_central
-from tests.dbproxy import DatabaseProxy
+from tests.support.dbproxy import DatabaseProxy
 
 REPO = Path(__file__).resolve().parents[1]
 APP_SECRET = "test-app-secret"
@@ -112,7 +112,7 @@ def shops(sync_engine: Engine) -> dict[str, ProvisionedShop]:
     from chatcentral.resources import resource_dir
     from chatcentral.tenancy.catalog import read_catalog
     from chatcentral.tenancy.provisioning import provision_tenant
-    from tests.factories import spec
+    from tests.support.factories import spec
 
     catalogs = resource_dir("flows") / "catalogs"
     grocery = provision_tenant(

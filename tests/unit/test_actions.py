@@ -16,7 +16,7 @@ from chatcentral.conversation.effects import (
     PlaceOrder,
     Problem,
 )
-from tests.unit.engine_kit import APPLES, REFILL, RICE, WATER, conversation, event
+from tests.support.engine_kit import APPLES, REFILL, RICE, WATER, conversation, event
 
 
 class _Recording(dict[str, str]):

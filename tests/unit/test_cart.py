@@ -8,7 +8,7 @@ from decimal import Decimal
 from chatcentral.conversation import cart
 from chatcentral.conversation.context import Context
 from chatcentral.conversation.facts import OrderLine, OrderSummary
-from tests.unit.engine_kit import APPLES, CATALOG, RICE, WATER
+from tests.support.engine_kit import APPLES, CATALOG, RICE, WATER
 
 
 def test_adding_a_product_twice_merges_the_line_at_todays_price() -> None:

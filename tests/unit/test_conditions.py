@@ -12,7 +12,7 @@ from chatcentral.conversation import cart
 from chatcentral.conversation.conditions import Conditions
 from chatcentral.conversation.context import Context
 from chatcentral.conversation.flow_check import _CONDITIONS
-from tests.unit.engine_kit import APPLES, conversation, event
+from tests.support.engine_kit import APPLES, conversation, event
 
 ZONES = [
     {"name": "Centro", "postal_codes": ["06600"], "fee": "20", "minimum_order": "0"},

@@ -16,8 +16,8 @@ import pytest
 from chatcentral.conversation.events import event_from
 from chatcentral.simulator.render import render
 from chatcentral.whatsapp.payloads import parse_message
-from tests.transcript_format import transcript_lines
-from tests.unit.memory_shop import MemoryShop, demo_catalog, demo_shop
+from tests.support.memory_shop import MemoryShop, demo_catalog, demo_shop
+from tests.support.transcript_format import transcript_lines
 
 FOLDER = Path(__file__).parents[1] / "transcripts"
 _PIN = re.compile(r"^\[ubicación (-?[\d.]+),(-?[\d.]+)(?: (.+?) \| (.+))?\]$")

@@ -9,7 +9,7 @@ from chatcentral.conversation.context import Context
 from chatcentral.conversation.effects import CloseHandoff, OrderPlaced, OrderRejected
 from chatcentral.conversation.events import REACTION, REPLY, TEXT, Event
 from chatcentral.conversation.model import MAIN_MENU
-from tests.unit.engine_kit import APPLES, RICE, conversation, said
+from tests.support.engine_kit import APPLES, RICE, conversation, said
 
 
 def typed(text: str) -> Event:

@@ -19,7 +19,7 @@ from chatcentral.conversation.facts import (
 from chatcentral.conversation.views import VIEWS, clip
 from chatcentral.simulator.render import render
 from chatcentral.whatsapp import outbound
-from tests.unit.engine_kit import REFILL, RICE, conversation, facts
+from tests.support.engine_kit import REFILL, RICE, conversation, facts
 
 
 def many_products(count: int) -> Catalog:

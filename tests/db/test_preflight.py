@@ -15,7 +15,7 @@ from chatcentral.cli import main
 from chatcentral.config import Settings
 from chatcentral.preflight import run_checks
 from chatcentral.tenancy.provisioning import provision_tenant
-from tests.factories import spec
+from tests.support.factories import spec
 
 GRAPH = "https://graph.facebook.com/v25.0"
 

@@ -20,10 +20,10 @@ from sqlalchemy import Engine, text
 from starlette.applications import Starlette
 
 from tests.conftest import ProvisionedShop
-from tests.conversation import Customer
-from tests.transcript_format import transcript_lines
+from tests.support.conversation import Customer
+from tests.support.transcript_format import transcript_lines
 
-FOLDER = Path(__file__).parent / "transcripts"
+FOLDER = Path(__file__).parents[1] / "transcripts"
 _PIN = re.compile(r"^\[ubicación (-?[\d.]+),(-?[\d.]+)(?: (.+?) \| (.+))?\]$")
 
 

@@ -11,8 +11,8 @@ from sqlalchemy import Engine, select, text
 from starlette.applications import Starlette
 
 from chatcentral.models.central import Outbox, UnhandledUpdate
-from tests import cloud
 from tests.conftest import ProvisionedShop
+from tests.support import cloud
 
 Client = tuple[httpx.AsyncClient, Starlette]
 

@@ -9,7 +9,7 @@ from sqlalchemy import Engine, MetaData
 from chatcentral.models.central import CentralBase
 from chatcentral.models.tenant import TenantBase
 from chatcentral.tenancy.provisioning import provision_tenant
-from tests.factories import spec
+from tests.support.factories import spec
 
 
 def test_tenant_migrations_match_the_models(sync_engine: Engine) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy import Engine, text
 from starlette.applications import Starlette
 
 from tests.conftest import ProvisionedShop
-from tests.conversation import Customer
+from tests.support.conversation import Customer
 
 Client = tuple[httpx.AsyncClient, Starlette]
 

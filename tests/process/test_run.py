@@ -11,7 +11,7 @@ import httpx
 from sqlalchemy import Engine, select
 
 from chatcentral.models.central import Tenant
-from tests.processes import interrupt, start_run
+from tests.support.processes import interrupt, start_run
 
 
 def test_run_serves_health_and_provisions_demo_shops(

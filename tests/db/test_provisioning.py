@@ -16,7 +16,7 @@ from chatcentral.tenancy import provisioning
 from chatcentral.tenancy.catalog import read_catalog
 from chatcentral.tenancy.provisioning import ProvisioningError, provision_tenant
 from chatcentral.tenancy.secrets import decrypt_token
-from tests.factories import spec
+from tests.support.factories import spec
 
 GROCERY = resource_dir("flows") / "catalogs" / "grocery.csv"
 

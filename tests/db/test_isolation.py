@@ -12,7 +12,7 @@ from chatcentral.models.tenant import Category, Customer, Product
 from chatcentral.resources import resource_dir
 from chatcentral.tenancy.catalog import read_catalog
 from chatcentral.tenancy.provisioning import provision_tenant
-from tests.factories import spec
+from tests.support.factories import spec
 
 
 async def test_two_tenants_data_never_mix(sync_engine: Engine, async_engine: AsyncEngine) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, text
 
 from chatcentral.phones import normalize_phone, wa_id_of
 from chatcentral.simulator.render import Rendered, render
-from tests import cloud
+from tests.support import cloud
 
 _clock = itertools.count(1_770_000_000, 7)
 

@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import Engine, text
 
 from chatcentral.simulator.fake_cloud import FakeCloud
-from tests import cloud
 from tests.conftest import ProvisionedShop
-from tests.processes import interrupt, kill, start_run
+from tests.support import cloud
+from tests.support.processes import interrupt, kill, start_run
 
 
 @pytest.fixture

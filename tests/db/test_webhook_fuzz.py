@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 from starlette.applications import Starlette
 
-from tests import cloud
 from tests.conftest import ProvisionedShop
+from tests.support import cloud
 
 Client = tuple[httpx.AsyncClient, Starlette]
 

@@ -7,7 +7,7 @@ from sqlalchemy import Engine, inspect, text
 from chatcentral.db.migrations import current_tenant_revision, head_revision
 from chatcentral.tenancy.migrate import migrate_all
 from chatcentral.tenancy.provisioning import provision_tenant
-from tests.factories import spec
+from tests.support.factories import spec
 
 
 def _revision(engine: Engine, schema: str) -> str | None:

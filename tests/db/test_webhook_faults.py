@@ -23,9 +23,9 @@ from starlette.applications import Starlette
 from chatcentral.config import Settings
 from chatcentral.db.engine import make_engine
 from chatcentral.models.central import UnhandledUpdate
-from tests import cloud
 from tests.conftest import ProvisionedShop
-from tests.dbproxy import DatabaseProxy
+from tests.support import cloud
+from tests.support.dbproxy import DatabaseProxy
 
 Client = tuple[httpx.AsyncClient, Starlette]
 CUSTOMER = "525512345678"

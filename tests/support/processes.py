@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.cloud import APP_SECRET
+from tests.support.cloud import APP_SECRET
 
 
 def start_run(

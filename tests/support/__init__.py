@@ -1,0 +1,1 @@
+"""What the tests share: webhook bodies, a customer, a database proxy, processes."""
