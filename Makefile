@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install test lint format run bench clean
+.PHONY: install test lint format run bench drill clean
 
 install: ## create .venv and install chatcentral with its dev extras
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make install: $(PYTHON) not found (set PYTHON=...)"; exit 1; }
@@ -36,6 +36,9 @@ bench: ## provisioning, migration and webhook load benchmarks (prints figures)
 	$(BIN)/python scripts/bench_tenancy.py
 	$(BIN)/python scripts/load_webhooks.py --messages 4000 --concurrency 32
 	$(BIN)/python scripts/load_webhooks.py --messages 2000 --statuses 3 --concurrency 32
+
+drill: ## fault drills against chatcentral run: duplicates, Graph API faults, kill -9, PostgreSQL restart, fuzz
+	$(BIN)/python scripts/drill.py $(DRILL_ARGS)
 
 clean:
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,52 +1,89 @@
 """A loopback stand-in for the Graph API's `/{version}/{phone_number_id}/messages`.
 
 It answers like Meta (a `wamid` per accepted message, `{"success": true}` for mark-read),
-records every call, and can be told to fail the next calls with a given HTTP status and
-Cloud API error code. It serves on 127.0.0.1 only, from a background thread, so tests,
-the load script and `chatcentral chat` can run it beside the app.
+records every call, and can be told to misbehave the way the real API does: fail the next
+calls with a given HTTP status and Cloud API error code (bursts of 429 or 500), fail a
+fraction of all calls, answer slowly, or hang until the client gives up (its timeout).
+It serves on 127.0.0.1 only, from a background thread, so tests, the load script, the
+fault drills and `chatcentral chat` can run it beside the app.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import random
 import secrets
 import socket
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+# How often a hanging call looks whether its client is still there.
+_HANG_POLL_S = 0.05
 
 
 @dataclass(frozen=True)
 class Call:
+    """One request as the fake saw it. `received_at` and `answered_at` are `time.monotonic()`
+    readings, so a caller in the same process can tell which calls were in flight when."""
+
     phone_number_id: str
     authorization: str
     body: dict[str, Any]
     wamid: str | None
     failed_with: int | None = None  # the Cloud API error code this call was answered with
+    dropped: bool = False  # hung without being accepted: Meta never acted on it
+    received_at: float = 0.0
+    answered_at: float | None = None  # None: not answered yet, or never (client gave up)
+    abandoned: bool = False  # the client closed the connection before the answer
 
     @property
     def is_mark_read(self) -> bool:
         return self.body.get("status") == "read"
 
+    @property
+    def delivered(self) -> bool:
+        """Meta accepted it: the customer gets it whether or not the client saw the answer."""
+        return self.failed_with is None and not self.dropped
+
+
+@dataclass(frozen=True)
+class _Hang:
+    accept: bool
+    limit_s: float
+
+
+@dataclass(frozen=True)
+class _Latency:
+    seconds: float = 0.0
+    slow_fraction: float = 0.0
+    slow_seconds: float = 0.0
+
 
 class FakeCloud:
-    def __init__(self) -> None:
+    def __init__(self, *, seed: int | None = None) -> None:
         self._calls: list[Call] = []
         self._failures: deque[tuple[int, int]] = deque()
+        self._hangs: deque[_Hang] = deque()
+        self._failure_rate: tuple[float, int, int] | None = None
+        self._latency = _Latency()
+        self._random = random.Random(seed)
         self._changed = threading.Condition()
         # Databases outlive fakes and wamids are unique there: never reuse one across runs.
         self._prefix = secrets.token_hex(4).upper()
         self._ids = itertools.count(1)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
+        self._stopping = False
         self.base_url = ""
         self.app = Starlette(
             routes=[
@@ -54,63 +91,44 @@ class FakeCloud:
             ]
         )
 
-    async def _messages(self, request: Request) -> JSONResponse:
-        body = await request.json()
-        with self._changed:
-            failure = self._failures.popleft() if self._failures else None
-        if failure is not None:
-            status, code = failure
-            self._record(
-                Call(
-                    phone_number_id=request.path_params["phone_number_id"],
-                    authorization=request.headers.get("authorization", ""),
-                    body=body,
-                    wamid=None,
-                    failed_with=code,
-                )
-            )
-            return JSONResponse(
-                {
-                    "error": {
-                        "message": f"(#{code}) simulated",
-                        "type": "OAuthException",
-                        "code": code,
-                    }
-                },
-                status_code=status,
-            )
-        wamid = (
-            None
-            if body.get("status") == "read"
-            else f"wamid.FAKE{self._prefix}{next(self._ids):08d}"
-        )
-        call = Call(
-            phone_number_id=request.path_params["phone_number_id"],
-            authorization=request.headers.get("authorization", ""),
-            body=body,
-            wamid=wamid,
-        )
-        self._record(call)
-        if wamid is None:
-            return JSONResponse({"success": True})
-        recipient = body.get("to") or body.get("recipient")
-        return JSONResponse(
-            {
-                "messaging_product": "whatsapp",
-                "contacts": [{"input": recipient, "wa_id": str(recipient).lstrip("+")}],
-                "messages": [{"id": wamid}],
-            }
-        )
-
-    def _record(self, call: Call) -> None:
-        with self._changed:
-            self._calls.append(call)
-            self._changed.notify_all()
+    # --- Faults --------------------------------------------------------------------------------
 
     def fail_next(self, count: int, *, status: int = 500, code: int = 131000) -> None:
-        """Make the next `count` calls fail like Meta would."""
+        """Make the next `count` calls fail like Meta would (a burst: 429/130429, 500/131000)."""
         with self._changed:
             self._failures.extend([(status, code)] * count)
+
+    def fail_fraction(self, rate: float, *, status: int = 500, code: int = 131000) -> None:
+        """From now on fail each call with probability `rate` (0 turns it off)."""
+        with self._changed:
+            self._failure_rate = (rate, status, code) if rate > 0 else None
+
+    def hang_next(self, count: int, *, accept: bool = True, limit_s: float = 120.0) -> None:
+        """Give the next `count` calls no answer until their client gives up (or `limit_s`).
+
+        `accept=True` is Meta taking the message and the answer getting lost: the customer
+        receives it, so a client that retries after its timeout sends it twice. With
+        `accept=False` Meta never acted on it and a retry is the only delivery."""
+        with self._changed:
+            self._hangs.extend([_Hang(accept, limit_s)] * count)
+
+    def set_latency(
+        self, seconds: float = 0.0, *, slow_fraction: float = 0.0, slow_seconds: float = 0.0
+    ) -> None:
+        """Answer every call after `seconds` (±50 %), and a `slow_fraction` of them after
+        `slow_seconds`: calls of one batch then come back at very different times."""
+        with self._changed:
+            self._latency = _Latency(seconds, slow_fraction, slow_seconds)
+
+    def reset_faults(self) -> None:
+        """Back to a prompt, faultless Cloud API (recorded calls are kept)."""
+        with self._changed:
+            self._failures.clear()
+            self._hangs.clear()
+            self._failure_rate = None
+            self._latency = _Latency()
+
+    # --- What was received ---------------------------------------------------------------------
 
     def calls(self) -> list[Call]:
         with self._changed:
@@ -127,6 +145,120 @@ class FakeCloud:
                 self._changed.wait(left)
             return list(self._calls)
 
+    # --- The endpoint --------------------------------------------------------------------------
+
+    async def _messages(self, request: Request) -> Response:
+        body = await request.json()
+        received = time.monotonic()
+        with self._changed:
+            failure, hang, delay = self._plan()
+        if hang is not None:
+            return await self._hang(request, body, hang, received)
+        if failure is not None:
+            status, code = failure
+            index = self._record(self._call(request, body, None, received, failed_with=code))
+            await self._pause(delay)
+            self._answered(index)
+            error = {"message": f"(#{code}) simulated", "type": "OAuthException", "code": code}
+            return JSONResponse({"error": error}, status_code=status)
+        # Meta takes the message before it answers: a caller that dies while waiting for the
+        # answer has still sent it.
+        wamid = self._new_wamid(body)
+        index = self._record(self._call(request, body, wamid, received))
+        await self._pause(delay)
+        self._answered(index)
+        return self._accepted(body, wamid)
+
+    def _plan(self) -> tuple[tuple[int, int] | None, _Hang | None, float]:
+        """What to do with the call that just arrived (called with the lock held)."""
+        if self._hangs:
+            return None, self._hangs.popleft(), 0.0
+        failure = self._failures.popleft() if self._failures else None
+        if failure is None and self._failure_rate is not None:
+            rate, status, code = self._failure_rate
+            if self._random.random() < rate:
+                failure = (status, code)
+        latency = self._latency
+        if latency.slow_fraction and self._random.random() < latency.slow_fraction:
+            delay = latency.slow_seconds
+        else:
+            delay = latency.seconds * self._random.uniform(0.5, 1.5)
+        return failure, None, delay
+
+    async def _hang(
+        self, request: Request, body: dict[str, Any], hang: _Hang, received: float
+    ) -> Response:
+        wamid = self._new_wamid(body) if hang.accept else None
+        index = self._record(self._call(request, body, wamid, received, dropped=not hang.accept))
+        deadline = received + hang.limit_s
+        while time.monotonic() < deadline and not self._stopping:
+            if await request.is_disconnected():
+                self._answered(index, abandoned=True)
+                return Response(status_code=499)  # nobody reads it
+            await asyncio.sleep(_HANG_POLL_S)
+        self._answered(index)
+        if hang.accept:
+            return self._accepted(body, wamid)
+        error = {"message": "(#131000) simulated hang", "type": "OAuthException", "code": 131000}
+        return JSONResponse({"error": error}, status_code=504)
+
+    async def _pause(self, seconds: float) -> None:
+        if seconds > 0:
+            await asyncio.sleep(seconds)
+
+    def _new_wamid(self, body: dict[str, Any]) -> str | None:
+        if body.get("status") == "read":
+            return None
+        return f"wamid.FAKE{self._prefix}{next(self._ids):08d}"
+
+    @staticmethod
+    def _call(
+        request: Request,
+        body: dict[str, Any],
+        wamid: str | None,
+        received: float,
+        *,
+        failed_with: int | None = None,
+        dropped: bool = False,
+    ) -> Call:
+        return Call(
+            phone_number_id=request.path_params["phone_number_id"],
+            authorization=request.headers.get("authorization", ""),
+            body=body,
+            wamid=wamid,
+            failed_with=failed_with,
+            dropped=dropped,
+            received_at=received,
+        )
+
+    @staticmethod
+    def _accepted(body: dict[str, Any], wamid: str | None) -> JSONResponse:
+        if wamid is None:
+            return JSONResponse({"success": True})
+        recipient = body.get("to") or body.get("recipient")
+        return JSONResponse(
+            {
+                "messaging_product": "whatsapp",
+                "contacts": [{"input": recipient, "wa_id": str(recipient).lstrip("+")}],
+                "messages": [{"id": wamid}],
+            }
+        )
+
+    def _record(self, call: Call) -> int:
+        with self._changed:
+            self._calls.append(call)
+            self._changed.notify_all()
+            return len(self._calls) - 1
+
+    def _answered(self, index: int, *, abandoned: bool = False) -> None:
+        with self._changed:
+            call = self._calls[index]
+            answered = None if abandoned else time.monotonic()
+            self._calls[index] = replace(call, answered_at=answered, abandoned=abandoned)
+            self._changed.notify_all()
+
+    # --- Serving -------------------------------------------------------------------------------
+
     def start(self, port: int = 0) -> str:
         """Serve on 127.0.0.1 (any free port by default); return the base URL."""
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -134,6 +266,7 @@ class FakeCloud:
         sock.bind(("127.0.0.1", port))
         config = uvicorn.Config(self.app, log_level="warning", access_log=False)
         self._server = uvicorn.Server(config)
+        self._stopping = False
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [sock]}, daemon=True, name="fake-cloud"
         )
@@ -147,6 +280,7 @@ class FakeCloud:
         return self.base_url
 
     def stop(self) -> None:
+        self._stopping = True  # hanging calls end instead of holding up the shutdown
         if self._server is not None and self._thread is not None:
             self._server.should_exit = True
             self._thread.join(timeout=10)
