@@ -145,10 +145,15 @@ class Load:
     total_steps: int = 0
     done_steps: int = 0
     copies: int = 0  # extra deliveries of an acknowledged body (the duplicate storm)
+    running: int = 0  # customers not finished (or given up) yet
 
     @property
     def progress(self) -> float:
-        return self.done_steps / self.total_steps if self.total_steps else 1.0
+        """The share of all steps acknowledged; 1 once every customer has stopped, so a
+        fault waiting for its moment never outwaits customers that gave up."""
+        if not self.running or not self.total_steps:
+            return 1.0
+        return self.done_steps / self.total_steps
 
 
 class Customer:
@@ -258,4 +263,14 @@ def make_customers(
 
 async def run_customers(customers: list[Customer], load: Load) -> None:
     load.total_steps = sum(len(customer.steps) for customer in customers)
-    await asyncio.gather(*(customer.run(load) for customer in customers))
+    load.running = len(customers)
+
+    async def one(customer: Customer) -> None:
+        try:
+            await customer.run(load)
+        except Exception as exc:  # noqa: BLE001 - one customer's end is a finding, not a crash
+            customer.error = f"stopped by {exc!r}"
+        finally:
+            load.running -= 1
+
+    await asyncio.gather(*(one(customer) for customer in customers))
