@@ -1,8 +1,8 @@
 """The Starlette application: the webhook, health, readiness and metrics.
 
 `create_app` is the composition root: it builds the engine, the tenant directory, the
-webhook processor and (unless disabled) the outbox dispatcher, and wires the LISTEN
-connection that wakes the dispatcher and invalidates cached shops.
+webhook processor and (unless disabled) the outbox dispatcher under its supervisor, and
+wires the LISTEN connection that wakes the dispatcher and invalidates cached shops.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from chatcentral.conversation.service import Clock, ConversationService, utc_now
 from chatcentral.db.engine import make_engine
 from chatcentral.db.listener import OUTBOX_CHANNEL, TENANTS_CHANNEL, Listener
 from chatcentral.outbox.dispatcher import Dispatcher
+from chatcentral.outbox.worker import Supervisor
 from chatcentral.tenancy.directory import TenantDirectory
 from chatcentral.webhook.processor import WebhookProcessor
 from chatcentral.webhook.routes import receive, verify_handshake
@@ -47,16 +48,60 @@ async def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
+# Is a row that could be sent now (due, first in its customer's queue) waiting longer than
+# allowed? Rows held back behind a customer's earlier reply in backoff do not count. The
+# partial index on pending due_at keeps it to the few rows overdue by more than the limit.
+_OVERDUE = text(
+    """
+    SELECT EXTRACT(EPOCH FROM now() - o.due_at)::float8 FROM central.outbox o
+    WHERE o.status = 'pending' AND o.due_at < now() - make_interval(secs => :max_age)
+      AND NOT EXISTS (
+        SELECT 1 FROM central.outbox p
+        WHERE p.status = 'pending' AND p.tenant_id = o.tenant_id
+          AND p.recipient = o.recipient AND p.id < o.id)
+    ORDER BY o.due_at
+    LIMIT 1
+    """
+)
+_PING = text("SELECT NULL::float8")
+READY_TIMEOUT_S = 5.0
+
+
 async def readyz(request: Request) -> JSONResponse:
-    """The database answers a round trip."""
+    """Ready to take traffic: the database answers, the dispatcher runs (when this process
+    has one) and replies are leaving (no sendable outbox row older than the limit). One
+    query; 503 with the reasons otherwise."""
     engine: AsyncEngine = request.app.state.engine
+    supervisor: Supervisor | None = request.app.state.supervisor
+    settings: Settings = request.app.state.settings
+    max_age = settings.chatcentral_ready_max_outbox_age_s
+    reasons: list[str] = []
+    body: dict[str, object] = {}
     try:
-        async with engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+        async with asyncio.timeout(READY_TIMEOUT_S), engine.connect() as conn:
+            if max_age:
+                overdue = (await conn.execute(_OVERDUE, {"max_age": max_age})).scalar()
+            else:
+                overdue = (await conn.execute(_PING)).scalar()
     except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
         log.warning("readiness check failed: %s", type(exc).__name__)
-        return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
-    return JSONResponse({"status": "ok", "database": "up"})
+        body["database"] = "down"
+        reasons.append("database unreachable")
+    else:
+        body["database"] = "up"
+        if overdue is not None:
+            body["outbox_overdue_s"] = round(overdue, 1)
+            reasons.append(f"an outbox row has been due for {overdue:.0f}s (limit {max_age}s)")
+    if supervisor is None:
+        body["dispatcher"] = "off"
+    elif supervisor.running:
+        body["dispatcher"] = "running"
+    else:
+        body["dispatcher"] = "stopped"
+        reasons.append("outbox dispatcher not running")
+    if reasons:
+        return JSONResponse({"status": "unavailable", "reasons": reasons, **body}, status_code=503)
+    return JSONResponse({"status": "ok", **body})
 
 
 async def metrics(request: Request) -> Response:
@@ -105,6 +150,8 @@ def create_app(
         )
         outbox = Dispatcher(db, graph, settings)
         app.state.dispatcher = outbox
+        supervisor = Supervisor(outbox) if dispatcher else None
+        app.state.supervisor = supervisor
         listener = Listener(
             db.url.render_as_string(hide_password=False),
             {TENANTS_CHANNEL: directory.invalidate, OUTBOX_CHANNEL: outbox.wake},
@@ -112,7 +159,7 @@ def create_app(
         listener.start()
         app.state.listener = listener
         stop = asyncio.Event()
-        task = asyncio.create_task(outbox.run(stop), name="dispatcher") if dispatcher else None
+        task = supervisor.start(stop) if supervisor is not None else None
         try:
             yield
         finally:

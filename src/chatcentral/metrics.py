@@ -38,3 +38,11 @@ OUTBOX_SEND_SECONDS = Histogram(
     "Graph API call duration",
     buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
+DISPATCHER_ERRORS = Counter(
+    "chatcentral_dispatcher_errors_total",
+    "Dispatcher database steps that failed (each is retried after a short pause)",
+)
+DISPATCHER_RESTARTS = Counter(
+    "chatcentral_dispatcher_restarts_total",
+    "Times the supervisor restarted a dispatcher that had ended or raised",
+)

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 
 import psycopg
+from psycopg.conninfo import make_conninfo
 
 from chatcentral.db.engine import plain_url
 
@@ -22,12 +23,25 @@ TENANTS_CHANNEL = "chatcentral_tenants"
 
 Callback = Callable[[str], None]
 
+# Reconnect soon after a restart of the server (seconds), without hammering it.
+RETRY_FIRST_S = 0.5
+RETRY_CAP_S = 5.0
+# A connection that only waits never notices a silently dead peer without TCP keepalives
+# (libpq ignores these on Unix sockets): about a minute at most, here.
+_KEEPALIVES = {
+    "connect_timeout": 10,
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
+
 
 class Listener:
     """Calls `callbacks[channel](payload)` for every notification until stopped."""
 
     def __init__(self, url: str, callbacks: dict[str, Callback]) -> None:
-        self._url = plain_url(url)
+        self._conninfo = make_conninfo(plain_url(url), **_KEEPALIVES)
         self._callbacks = callbacks
         self._task: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
@@ -42,25 +56,40 @@ class Listener:
                 await self._task
 
     async def _run(self) -> None:
-        delay = 0.5
+        delay = RETRY_FIRST_S
+        reconnecting = False
         while True:
             try:
-                await self._listen()
-            except (psycopg.Error, OSError) as exc:
-                self.connected.clear()
+                await self._listen(catch_up=reconnecting)
+            except Exception as exc:  # noqa: BLE001 - whatever it was, listen again
                 log.warning("listener lost its connection (%s); retrying", type(exc).__name__)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
-                # Whatever was notified meanwhile is lost: wake everyone once to catch up.
-                for callback in self._callbacks.values():
-                    callback("")
+            if self.connected.is_set():
+                # It had been listening: this is a new outage, so retry soon again.
+                delay = RETRY_FIRST_S
+            self.connected.clear()
+            reconnecting = True
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_CAP_S)
 
-    async def _listen(self) -> None:
-        async with await psycopg.AsyncConnection.connect(self._url, autocommit=True) as conn:
+    async def _listen(self, *, catch_up: bool) -> None:
+        async with await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True) as conn:
             for channel in self._callbacks:
                 await conn.execute(f'LISTEN "{channel}"')
             self.connected.set()
+            if catch_up:
+                # Whatever was notified while we were away is lost: now that nothing more
+                # can be missed, wake everyone once to catch up.
+                for wake in self._callbacks.values():
+                    _call(wake, "")
             async for notice in conn.notifies():
                 callback = self._callbacks.get(notice.channel)
                 if callback is not None:
-                    callback(notice.payload)
+                    _call(callback, notice.payload)
+
+
+def _call(callback: Callback, payload: str) -> None:
+    # A failing callback must not take the connection (and every other channel) down.
+    try:
+        callback(payload)
+    except Exception:
+        log.exception("listener callback failed")

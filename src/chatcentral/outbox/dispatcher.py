@@ -1,10 +1,18 @@
 """The outbox dispatcher: sends what the conversation service queued, in order, once.
 
-Rows are claimed with `FOR UPDATE SKIP LOCKED` inside a transaction that stays open
-while they are sent, so a dispatcher killed mid-send leaves them pending for the next
-one (nothing is lost; at worst a message Meta had accepted goes out again). A row is
-only eligible when no older row for the same (shop, recipient) is still pending: a
-customer's second reply never overtakes the first, while other customers go on.
+A round claims due rows in a short transaction that leases them (`due_at = now() +
+lease`) and commits; the rows are then sent concurrently and each outcome is recorded in
+its own short transaction as soon as it is known. No transaction is open during an HTTP
+call, so a dispatcher killed mid-round repeats at most the calls in flight: their rows are
+still pending and come back when the lease runs out (nothing is lost; at worst a message
+Meta had accepted goes out again). A row is only eligible when no older row for the same
+(shop, recipient) is still pending, and a leased row stays pending: a customer's second
+reply never overtakes the first, even across dispatchers, while other customers go on.
+The lease is also the fence: an outcome is written only while the row is pending under
+the lease that sent it, so a result that arrives late never overwrites a newer one.
+
+`run` does not die: every database step is inside its recovery path and is retried after
+a short, capped pause (0.5 s doubling to 5 s) while the database is away.
 """
 
 from __future__ import annotations
@@ -16,17 +24,23 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, text, update
+from sqlalchemy import Integer, Text, bindparam, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from chatcentral.config import Settings
-from chatcentral.metrics import OUTBOX_FAILED, OUTBOX_RETRIES, OUTBOX_SEND_SECONDS, OUTBOX_SENT
-from chatcentral.models.central import AuditLog, Outbox
-from chatcentral.models.tenant import Message, Notification
-from chatcentral.outbox.statuses import latest_status_of
+from chatcentral.config import ConfigError, Settings
+from chatcentral.metrics import (
+    DISPATCHER_ERRORS,
+    OUTBOX_FAILED,
+    OUTBOX_RETRIES,
+    OUTBOX_SEND_SECONDS,
+    OUTBOX_SENT,
+)
+from chatcentral.models.central import AuditLog
+from chatcentral.models.tenant import Message, MessageStatus, Notification
+from chatcentral.outbox.statuses import rank_of
 from chatcentral.tenancy.secrets import token_for
 from chatcentral.whatsapp.graph import GraphClient, SendFailure, SendResult, Verdict
 
@@ -36,21 +50,53 @@ MAX_ATTEMPTS = 10
 RETRY_BASE_S = 2.0
 RETRY_CAP_S = 300.0
 PAIR_BACKOFF_CAP_S = 600.0
+# How long a claimed row belongs to the dispatcher that claimed it. Sends are cut off at
+# half of it, so a live dispatcher always records before another may take the row over.
+LEASE_S = 60.0
+# While the database is away: retry soon (a restart takes seconds), never hammer it.
+DB_RETRY_FIRST_S = 0.5
+DB_RETRY_CAP_S = 5.0
 
 _CLAIM = text(
     """
-    SELECT o.id, o.tenant_id, o.kind, o.recipient, o.payload, o.message_id, o.attempts,
-           t.schema_name, t.phone_number_id, t.access_token_encrypted, t.slug
-    FROM central.outbox o
-    JOIN central.tenants t ON t.id = o.tenant_id
-    WHERE o.status = 'pending' AND o.due_at <= now()
-      AND NOT EXISTS (
-        SELECT 1 FROM central.outbox p
-        WHERE p.status = 'pending' AND p.tenant_id = o.tenant_id
-          AND p.recipient = o.recipient AND p.id < o.id)
-    ORDER BY o.id
-    LIMIT :limit
-    FOR UPDATE OF o SKIP LOCKED
+    WITH due AS (
+        SELECT o.id FROM central.outbox o
+        WHERE o.status = 'pending' AND o.due_at <= now()
+          AND NOT EXISTS (
+            SELECT 1 FROM central.outbox p
+            WHERE p.status = 'pending' AND p.tenant_id = o.tenant_id
+              AND p.recipient = o.recipient AND p.id < o.id)
+        ORDER BY o.id
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED)
+    UPDATE central.outbox o SET due_at = now() + make_interval(secs => :lease)
+    FROM due, central.tenants t
+    WHERE o.id = due.id AND t.id = o.tenant_id
+    RETURNING o.id, o.tenant_id, o.kind, o.recipient, o.payload, o.message_id, o.attempts,
+              t.schema_name, t.phone_number_id, t.access_token_encrypted, t.slug, o.due_at
+    """
+)
+# The three ways a send ends. Each only touches a row still pending under the lease that
+# sent it (RETURNING tells whether it did).
+_MARK_SENT = text(
+    """
+    UPDATE central.outbox SET status = 'sent', sent_at = now(), attempts = attempts + 1
+    WHERE id = :id AND status = 'pending' AND due_at = :lease RETURNING id
+    """
+)
+_MARK_RETRY = text(
+    """
+    UPDATE central.outbox
+    SET attempts = attempts + 1, due_at = now() + make_interval(secs => :delay),
+        last_error = :error, error_code = :code
+    WHERE id = :id AND status = 'pending' AND due_at = :lease RETURNING id
+    """
+)
+_MARK_FAILED = text(
+    """
+    UPDATE central.outbox
+    SET status = 'failed', attempts = attempts + 1, last_error = :error, error_code = :code
+    WHERE id = :id AND status = 'pending' AND due_at = :lease RETURNING id
     """
 )
 _CANCEL_NEXT_MARK_READ = text(
@@ -62,6 +108,35 @@ _CANCEL_NEXT_MARK_READ = text(
           AND n.recipient = f.recipient AND n.id > f.id
         ORDER BY n.id LIMIT 1)
     """
+)
+# The tenant's outbound message row, built once (bind parameters, not per-row literals).
+_WAMID = bindparam("out_wamid", type_=Text)
+_MESSAGE_ACCEPTED = (
+    update(Message)
+    .where(Message.id == bindparam("out_id"))
+    .values(
+        sent_at=func.now(),
+        status_updated_at=func.now(),
+        wamid=func.coalesce(_WAMID, Message.wamid),
+        # Status webhooks may have beaten us here: start from what they said.
+        status=func.coalesce(
+            select(MessageStatus.status)
+            .where(MessageStatus.wamid == _WAMID)
+            .order_by(rank_of(MessageStatus.status).desc())
+            .limit(1)
+            .scalar_subquery(),
+            "accepted",
+        ),
+    )
+)
+_MESSAGE_FAILED = (
+    update(Message)
+    .where(Message.id == bindparam("out_id"))
+    .values(
+        status="failed",
+        error_code=bindparam("out_code", type_=Integer),
+        status_updated_at=func.now(),
+    )
 )
 # Sent and cancelled calls are kept a while for inspection, then deleted in slices so a
 # purge never holds many locks; failed ones stay until an operator looks at them.
@@ -79,6 +154,34 @@ _NEXT_DUE = text(
 )
 
 
+class Backoff:
+    """Pauses that double from `first` up to `cap`, back to `first` after `reset()`."""
+
+    def __init__(self, first: float = DB_RETRY_FIRST_S, cap: float = DB_RETRY_CAP_S) -> None:
+        self.first = first
+        self.cap = cap
+        self.failures = 0
+
+    def next(self) -> float:
+        self.failures += 1
+        return float(min(self.first * 2 ** (self.failures - 1), self.cap))
+
+    def reset(self) -> None:
+        self.failures = 0
+
+
+async def pause(seconds: float, *events: asyncio.Event) -> None:
+    """Sleep `seconds`, or less if any of `events` is set meanwhile."""
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await waiter
+
+
 @dataclass(frozen=True)
 class Claimed:
     id: int
@@ -92,6 +195,17 @@ class Claimed:
     phone_number_id: str
     token_encrypted: bytes | None
     slug: str
+    leased_until: datetime  # the row's due_at as claimed: the fence for its outcome
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What to write for one send, decided once (metrics, logs, jitter) however many
+    times the write itself has to be tried."""
+
+    wamid: str | None = None
+    failure: SendFailure | None = None
+    retry_in: float | None = None  # seconds; None with a failure means failed for good
 
 
 FailureHook = Callable[[AsyncConnection, Claimed, SendFailure], Awaitable[None]]
@@ -143,6 +257,7 @@ class Dispatcher:
         settings: Settings,
         *,
         batch_size: int = 32,
+        lease_s: float = LEASE_S,
         failure_hooks: list[FailureHook] | None = None,
         rng: random.Random | None = None,
     ) -> None:
@@ -150,6 +265,8 @@ class Dispatcher:
         self._graph = graph
         self._settings = settings
         self._batch_size = batch_size
+        self._lease_s = lease_s
+        self._send_deadline_s = lease_s / 2
         self._hooks = (
             failure_hooks if failure_hooks is not None else [audit_failure, notify_shop_admins]
         )
@@ -173,65 +290,128 @@ class Dispatcher:
                 return deleted
 
     async def run(self, stop: asyncio.Event, *, idle_wait: float = 5.0) -> None:
-        """Dispatch until `stop` is set; sleep between bursts until woken or a row is due."""
+        """Dispatch until `stop` is set; sleep between bursts until woken or a row is due.
+
+        Returns only once `stop` is set and raises only if cancelled: any failure of a
+        round (the database away, a bug) is logged and the round retried after a pause.
+        """
         next_purge = time.monotonic()
+        trouble = Backoff()
         while not stop.is_set():
-            if time.monotonic() >= next_purge:
-                next_purge = time.monotonic() + PURGE_EVERY_S
-                try:
-                    log.info("outbox purge removed %d old rows", await self.purge())
-                except Exception:
-                    log.warning("outbox purge failed; next try in an hour", exc_info=True)
-            try:
-                sent = await self.dispatch_once()
-            except Exception:
-                log.exception("dispatch round failed; retrying shortly")
-                sent = 0
-                await asyncio.sleep(1.0)
-            if sent:
-                continue
-            wait = await self._seconds_until_due(idle_wait)
+            # Cleared before looking, so a NOTIFY that arrives while we look still wakes us.
             self._wake.clear()
-            stopper = asyncio.create_task(stop.wait())
-            waker = asyncio.create_task(self._wake.wait())
-            await asyncio.wait({stopper, waker}, timeout=wait, return_when="FIRST_COMPLETED")
-            for task in (stopper, waker):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            try:
+                if time.monotonic() >= next_purge:
+                    next_purge = time.monotonic() + PURGE_EVERY_S
+                    await self._purge_logged()
+                wait = (
+                    0.0 if await self.dispatch_once() else await self._seconds_until_due(idle_wait)
+                )
+                trouble.reset()
+            except Exception as exc:
+                DISPATCHER_ERRORS.inc()
+                wait = trouble.next()
+                log.warning(
+                    "outbox dispatch round failed (%s: %s); retrying in %.1fs",
+                    type(exc).__name__,
+                    exc,
+                    wait,
+                    # One traceback per streak: an outage of minutes is one story.
+                    exc_info=trouble.failures == 1,
+                )
+            if wait > 0:
+                await pause(wait, stop, self._wake)
 
     async def dispatch_once(self) -> int:
-        """Claim one batch, send it concurrently, record each outcome; return the count."""
+        """Claim (lease) one batch and send it concurrently, recording each outcome as soon
+        as it is known; return how many rows were claimed."""
         async with self._engine.begin() as conn:
-            rows = [
-                Claimed(*row)
-                for row in (await conn.execute(_CLAIM, {"limit": self._batch_size})).all()
-            ]
-            if not rows:
-                return 0
-            results = await asyncio.gather(*(self._send(row) for row in rows))
-            for row, result in zip(rows, results, strict=True):
-                await self._record(conn, row, result)
-        return len(rows)
+            claimed = (
+                await conn.execute(_CLAIM, {"limit": self._batch_size, "lease": self._lease_s})
+            ).all()
+        if not claimed:
+            return 0
+        lease_ends = time.monotonic() + self._lease_s
+        # A TaskGroup, so nothing outlives a cancelled round (its rows wait out their lease).
+        async with asyncio.TaskGroup() as group:
+            for row in sorted((Claimed(*values) for values in claimed), key=lambda r: r.id):
+                group.create_task(self._deliver(row, lease_ends))
+        return len(claimed)
+
+    async def _deliver(self, row: Claimed, lease_ends: float) -> None:
+        """Send one row and record its outcome; never raises (but can be cancelled)."""
+        outcome = self._decide(row, await self._send(row))
+        trouble = Backoff()
+        while True:
+            try:
+                async with self._engine.begin() as conn:
+                    await self._record(conn, row, outcome)
+                return
+            except Exception as exc:
+                DISPATCHER_ERRORS.inc()
+                wait = trouble.next()
+                if time.monotonic() + wait >= lease_ends:
+                    log.error(
+                        "shop %s: outbox %d: result not recorded (%s: %s); "
+                        "it will be sent again when its lease ends",
+                        row.slug,
+                        row.id,
+                        type(exc).__name__,
+                        exc,
+                        exc_info=True,
+                    )
+                    return
+                # Keep the result while the database is away: recording it later beats
+                # sending the message twice.
+                log.warning(
+                    "shop %s: outbox %d: recording its result failed (%s); retrying in %.1fs",
+                    row.slug,
+                    row.id,
+                    type(exc).__name__,
+                    wait,
+                )
+                await asyncio.sleep(wait)
 
     async def _send(self, row: Claimed) -> SendResult:
-        token = token_for(self._settings, row.token_encrypted)
+        try:
+            token = token_for(self._settings, row.token_encrypted)
+        except ConfigError as exc:
+            # A wrong or rotated key is the operator's to fix: retry, do not drop the reply.
+            log.error("shop %s: %s", row.slug, exc)
+            return SendResult(failure=SendFailure(Verdict.RETRY, str(exc)[:300]))
         if token is None:
             return SendResult(
                 failure=SendFailure(Verdict.PERMANENT, "no access token configured for shop")
             )
-        with OUTBOX_SEND_SECONDS.time():
-            return await self._graph.send(row.phone_number_id, token, row.payload)
+        try:
+            with OUTBOX_SEND_SECONDS.time():
+                async with asyncio.timeout(self._send_deadline_s):
+                    return await self._graph.send(row.phone_number_id, token, row.payload)
+        except TimeoutError:
+            # httpx's timeouts are per phase; this bounds the whole call inside the lease.
+            return SendResult(failure=SendFailure(Verdict.RETRY, "timeout"))
+        except Exception as exc:
+            log.exception("shop %s: outbox %d: send raised", row.slug, row.id)
+            return SendResult(failure=SendFailure(Verdict.RETRY, f"internal: {type(exc).__name__}"))
 
-    async def _record(self, conn: AsyncConnection, row: Claimed, result: SendResult) -> None:
+    def _decide(self, row: Claimed, result: SendResult) -> Outcome:
         if result.failure is None:
-            await self._succeeded(conn, row, result.wamid)
-            return
+            OUTBOX_SENT.labels(kind=row.kind).inc()
+            return Outcome(wamid=result.wamid)
         failure = result.failure
         attempts = row.attempts + 1
         if failure.verdict is Verdict.PERMANENT or attempts >= MAX_ATTEMPTS:
-            await self._failed(conn, row, failure, attempts)
-            return
+            OUTBOX_FAILED.labels(code=str(failure.code or failure.http_status or "none")).inc()
+            log.error(
+                "shop %s: outbox %d (%s) failed for good after %d attempt(s): code %s, %s",
+                row.slug,
+                row.id,
+                row.kind,
+                attempts,
+                failure.code,
+                failure.reason,
+            )
+            return Outcome(failure=failure)
         delay = self._backoff(failure, attempts)
         OUTBOX_RETRIES.labels(reason=str(failure.code or failure.http_status or "network")).inc()
         log.info(
@@ -242,67 +422,30 @@ class Dispatcher:
             delay,
             failure.reason,
         )
-        await conn.execute(
-            update(Outbox)
-            .where(Outbox.id == row.id)
-            .values(
-                attempts=attempts,
-                due_at=func.now() + timedelta(seconds=delay),
-                last_error=failure.reason,
-                error_code=failure.code,
-            )
-        )
+        return Outcome(failure=failure, retry_in=delay)
 
-    async def _succeeded(self, conn: AsyncConnection, row: Claimed, wamid: str | None) -> None:
-        OUTBOX_SENT.labels(kind=row.kind).inc()
-        await conn.execute(
-            update(Outbox)
-            .where(Outbox.id == row.id)
-            .values(status="sent", sent_at=func.now(), attempts=row.attempts + 1)
-        )
-        if row.message_id is None:
+    async def _record(self, conn: AsyncConnection, row: Claimed, outcome: Outcome) -> None:
+        fence = {"id": row.id, "lease": row.leased_until}
+        failure = outcome.failure
+        if failure is None:
+            if (await conn.execute(_MARK_SENT, fence)).first() is not None:
+                await self._message_accepted(conn, row, outcome.wamid)
+            else:
+                self._superseded(row)
             return
-        tenant_conn = await conn.execution_options(schema_translate_map={None: row.schema})
-        values: dict[str, Any] = {"sent_at": func.now(), "status_updated_at": func.now()}
-        if wamid:
-            values["wamid"] = wamid
-            # Status webhooks may have beaten us here: start from what they said.
-            values["status"] = func.coalesce(latest_status_of(wamid), "accepted")
-        else:
-            values["status"] = "accepted"
-        await tenant_conn.execute(
-            update(Message).where(Message.id == row.message_id).values(**values)
-        )
-
-    async def _failed(
-        self, conn: AsyncConnection, row: Claimed, failure: SendFailure, attempts: int
-    ) -> None:
-        OUTBOX_FAILED.labels(code=str(failure.code or failure.http_status or "none")).inc()
-        log.error(
-            "shop %s: outbox %d (%s) failed for good after %d attempt(s): code %s, %s",
-            row.slug,
-            row.id,
-            row.kind,
-            attempts,
-            failure.code,
-            failure.reason,
-        )
-        await conn.execute(
-            update(Outbox)
-            .where(Outbox.id == row.id)
-            .values(
-                status="failed",
-                attempts=attempts,
-                last_error=failure.reason,
-                error_code=failure.code,
-            )
-        )
+        details = {**fence, "error": failure.reason, "code": failure.code}
+        if outcome.retry_in is not None:
+            if (await conn.execute(_MARK_RETRY, {**details, "delay": outcome.retry_in})).first():
+                return
+            self._superseded(row)
+            return
+        if (await conn.execute(_MARK_FAILED, details)).first() is None:
+            self._superseded(row)
+            return
         if row.message_id is not None:
             tenant_conn = await conn.execution_options(schema_translate_map={None: row.schema})
             await tenant_conn.execute(
-                update(Message)
-                .where(Message.id == row.message_id)
-                .values(status="failed", error_code=failure.code, status_updated_at=func.now())
+                _MESSAGE_FAILED, {"out_id": row.message_id, "out_code": failure.code}
             )
         if row.kind == "message":
             # The customer's message was not answered: do not show them blue ticks for it.
@@ -310,12 +453,34 @@ class Dispatcher:
         for hook in self._hooks:
             await hook(conn, row, failure)
 
+    async def _message_accepted(
+        self, conn: AsyncConnection, row: Claimed, wamid: str | None
+    ) -> None:
+        if row.message_id is None:
+            return
+        tenant_conn = await conn.execution_options(schema_translate_map={None: row.schema})
+        await tenant_conn.execute(_MESSAGE_ACCEPTED, {"out_id": row.message_id, "out_wamid": wamid})
+
+    @staticmethod
+    def _superseded(row: Claimed) -> None:
+        # The row is no longer pending under our lease: our lease ran out and another
+        # dispatcher took it over (its outcome counts), or an earlier try of this very write
+        # committed and only the answer was lost.
+        log.warning("shop %s: outbox %d: result already recorded or superseded", row.slug, row.id)
+
     def _backoff(self, failure: SendFailure, attempts: int) -> float:
         if failure.verdict is Verdict.RECIPIENT_BACKOFF:
             # Meta's advice for the pair rate limit: wait 4^X seconds, X = 0, 1, 2, ...
             return float(min(4 ** (attempts - 1), PAIR_BACKOFF_CAP_S))
         base = min(RETRY_BASE_S * 2 ** (attempts - 1), RETRY_CAP_S)
         return float(base * self._rng.uniform(0.5, 1.5))
+
+    async def _purge_logged(self) -> None:
+        try:
+            log.info("outbox purge removed %d old rows", await self.purge())
+        except Exception:
+            # Housekeeping only: sending goes on, and the purge is tried again in an hour.
+            log.warning("outbox purge failed; next try in an hour", exc_info=True)
 
     async def _seconds_until_due(self, idle_wait: float) -> float:
         async with self._engine.connect() as conn:

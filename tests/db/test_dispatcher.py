@@ -18,8 +18,8 @@ from chatcentral.config import Settings
 from chatcentral.models.central import AuditLog, Outbox
 from chatcentral.outbox.dispatcher import Dispatcher
 from chatcentral.whatsapp.graph import GraphClient
-from tests import cloud
 from tests.conftest import ProvisionedShop
+from tests.support import cloud
 
 GRAPH = "https://graph.facebook.com/v25.0"
 Client = tuple[httpx.AsyncClient, Starlette]
@@ -246,6 +246,8 @@ async def test_a_dispatcher_killed_mid_send_loses_nothing(
 
     route.mock(side_effect=None, return_value=accepted("wamid.AFTER"))
     restarted = Dispatcher(async_engine, graph, settings)
+    assert await restarted.dispatch_once() == 0  # the dead dispatcher's lease still holds
+    make_due(sync_engine)  # the lease runs out
     assert await restarted.dispatch_once() == 1
     assert await restarted.dispatch_once() == 1
     await graph.aclose()
@@ -347,7 +349,7 @@ async def test_a_shop_with_its_own_token_uses_it(
     sync_engine: Engine, async_engine: AsyncEngine, settings: Settings
 ) -> None:
     from chatcentral.tenancy.provisioning import provision_tenant
-    from tests.factories import spec
+    from tests.support.factories import spec
 
     provision_tenant(
         sync_engine, spec("propia", "3330003", access_token="EAAG-shop-token"), settings=settings
