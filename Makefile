@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install test lint format run bench drill clean
+.PHONY: install test test-fast lint format run bench drill clean
 
 install: ## create .venv and install chatcentral with its dev extras
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make install: $(PYTHON) not found (set PYTHON=...)"; exit 1; }
@@ -12,14 +12,18 @@ install: ## create .venv and install chatcentral with its dev extras
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@echo "installed: $$($(BIN)/chatcentral --help >/dev/null && echo chatcentral ready)"
 
-test: lint ## lint, type-check, check the flows, then the test suite (real PostgreSQL)
+test: lint ## lint, type-check, check the flows, then every test tier (real PostgreSQL)
 	$(BIN)/chatcentral flows check
 	$(BIN)/python -m pytest -q
 
-lint: ## ruff (format + lint) and mypy
+test-fast: ## the unit tier alone: engine, flows, builders, payloads (no database; seconds)
+	$(BIN)/python -m pytest -q tests/unit
+
+lint: ## ruff (format + lint), mypy and the architecture's import contracts
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format:
 	$(BIN)/ruff format .

@@ -1,14 +1,13 @@
 """The Starlette application: the webhook, health, readiness and metrics.
 
-`create_app` is the composition root: it builds the engine, the tenant directory, the
-webhook processor and (unless disabled) the outbox dispatcher under its supervisor, and
-wires the LISTEN connection that wakes the dispatcher and invalidates cached shops.
+`create_app` builds the routes; at start-up it takes what `bootstrap.services` wires (the
+engine, the tenant directory, the webhook processor, the supervised outbox dispatcher and
+the LISTEN connection) and keeps it on `app.state` for the handlers.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -29,16 +28,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from chatcentral.bootstrap import services
 from chatcentral.config import Settings, get_settings
-from chatcentral.conversation.service import Clock, ConversationService, utc_now
-from chatcentral.db.engine import make_engine
-from chatcentral.db.listener import OUTBOX_CHANNEL, TENANTS_CHANNEL, Listener
-from chatcentral.outbox.dispatcher import Dispatcher
-from chatcentral.outbox.worker import Supervisor
-from chatcentral.tenancy.directory import TenantDirectory
-from chatcentral.webhook.processor import WebhookProcessor
+from chatcentral.inbound.service import Clock, utc_now
+from chatcentral.outbox.supervisor import Supervisor
 from chatcentral.webhook.routes import receive, verify_handshake
-from chatcentral.whatsapp.graph import GraphClient
 
 log = logging.getLogger(__name__)
 
@@ -128,50 +122,16 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        owned = engine is None
-        if engine is None:
-            settings.require("database_url")
-            assert settings.database_url is not None
-            db = make_engine(settings.database_url, settings)
-        else:
-            db = engine
-        directory = TenantDirectory(db)
-        app.state.engine = db
-        app.state.directory = directory
-        app.state.processor = WebhookProcessor(
-            db,
-            directory,
-            ConversationService(mark_read=settings.chatcentral_mark_read, clock=clock),
-        )
-        graph = GraphClient(
-            settings.whatsapp_api_base_url,
-            settings.whatsapp_api_version,
-            transport=graph_transport,
-        )
-        outbox = Dispatcher(db, graph, settings)
-        app.state.dispatcher = outbox
-        supervisor = Supervisor(outbox) if dispatcher else None
-        app.state.supervisor = supervisor
-        listener = Listener(
-            db.url.render_as_string(hide_password=False),
-            {TENANTS_CHANNEL: directory.invalidate, OUTBOX_CHANNEL: outbox.wake},
-        )
-        listener.start()
-        app.state.listener = listener
-        stop = asyncio.Event()
-        task = supervisor.start(stop) if supervisor is not None else None
-        try:
+        async with services(
+            settings, engine, dispatcher=dispatcher, graph_transport=graph_transport, clock=clock
+        ) as running:
+            app.state.engine = running.engine
+            app.state.directory = running.directory
+            app.state.processor = running.processor
+            app.state.dispatcher = running.dispatcher
+            app.state.supervisor = running.supervisor
+            app.state.listener = running.listener
             yield
-        finally:
-            stop.set()
-            if task is not None:
-                # A dispatcher stuck in a slow send is cancelled: its rows stay pending.
-                with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                    await asyncio.wait_for(task, timeout=10)
-            await listener.stop()
-            await graph.aclose()
-            if owned:
-                await db.dispose()
 
     routes = [
         Route("/webhook", verify_handshake, methods=["GET"]),

@@ -243,7 +243,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     import asyncio
     import signal
 
-    from chatcentral.outbox.worker import run_worker
+    from chatcentral.bootstrap import run_worker
 
     settings = get_settings()
     _setup_logging(settings)

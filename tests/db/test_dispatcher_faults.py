@@ -254,7 +254,7 @@ async def test_chatcentral_worker_is_supervised_too(
     sync_engine: Engine,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from chatcentral.outbox.worker import run_worker
+    from chatcentral.bootstrap import run_worker
 
     respx.post(f"{GRAPH}/1110001/messages").mock(return_value=accepted("wamid.W"))
     real_run = Dispatcher.run

@@ -1,5 +1,5 @@
-"""Running the outbox dispatcher for good: the supervisor that `chatcentral run` and
-`chatcentral worker` both use, and `chatcentral worker` itself (scale-out)."""
+"""Keeping the outbox dispatcher running for good, in `chatcentral run` and `chatcentral
+worker` alike."""
 
 from __future__ import annotations
 
@@ -7,12 +7,8 @@ import asyncio
 import logging
 import time
 
-from chatcentral.config import Settings
-from chatcentral.db.engine import make_engine
-from chatcentral.db.listener import OUTBOX_CHANNEL, Listener
 from chatcentral.metrics import DISPATCHER_RESTARTS
 from chatcentral.outbox.dispatcher import Backoff, Dispatcher, pause
-from chatcentral.whatsapp.graph import GraphClient
 
 log = logging.getLogger(__name__)
 
@@ -62,20 +58,3 @@ class Supervisor:
                 self._restarting = False
             if not stop.is_set():
                 DISPATCHER_RESTARTS.inc()
-
-
-async def run_worker(url: str, settings: Settings, stop: asyncio.Event) -> None:
-    """Dispatch until `stop` is set, woken by NOTIFY on the outbox channel."""
-    engine = make_engine(url, settings)
-    graph = GraphClient(settings.whatsapp_api_base_url, settings.whatsapp_api_version)
-    dispatcher = Dispatcher(engine, graph, settings)
-    listener = Listener(url, {OUTBOX_CHANNEL: dispatcher.wake})
-    listener.start()
-    log.info("outbox worker started")
-    try:
-        await Supervisor(dispatcher).run(stop)
-    finally:
-        await listener.stop()
-        await graph.aclose()
-        await engine.dispose()
-        log.info("outbox worker stopped")

@@ -1,0 +1,108 @@
+"""Wiring, done once: the engine, the tenant directory, the webhook processor, the Graph
+API client, the outbox dispatcher under its supervisor, and the LISTEN connection that
+wakes the dispatcher and drops cached shops. `chatcentral run` (through `app.py`) and
+`chatcentral worker` both start here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from chatcentral.config import Settings
+from chatcentral.db.engine import make_engine
+from chatcentral.db.listener import OUTBOX_CHANNEL, TENANTS_CHANNEL, Listener
+from chatcentral.inbound.service import Clock, ConversationService, utc_now
+from chatcentral.outbox.dispatcher import Dispatcher
+from chatcentral.outbox.supervisor import Supervisor
+from chatcentral.tenancy.directory import TenantDirectory
+from chatcentral.webhook.processor import WebhookProcessor
+from chatcentral.whatsapp.graph import GraphClient
+
+log = logging.getLogger(__name__)
+
+# How long a dispatcher stuck in a slow send gets to finish at shutdown; then it is
+# cancelled and its rows come back when their lease ends.
+STOP_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True)
+class Services:
+    """What a running process holds: one engine and one pool for every shop."""
+
+    settings: Settings
+    engine: AsyncEngine
+    directory: TenantDirectory
+    processor: WebhookProcessor
+    dispatcher: Dispatcher
+    supervisor: Supervisor | None  # None when this process does not send
+    listener: Listener
+
+
+@contextlib.asynccontextmanager
+async def services(
+    settings: Settings,
+    engine: AsyncEngine | None = None,
+    *,
+    dispatcher: bool = True,
+    graph_transport: httpx.AsyncBaseTransport | None = None,
+    clock: Clock = utc_now,
+) -> AsyncIterator[Services]:
+    """Build and start everything; stop and close it on the way out. Without an engine,
+    one is made from DATABASE_URL (and disposed of at the end)."""
+    owned = engine is None
+    if engine is None:
+        settings.require("database_url")
+        assert settings.database_url is not None
+        engine = make_engine(settings.database_url, settings)
+    directory = TenantDirectory(engine)
+    conversations = ConversationService(mark_read=settings.chatcentral_mark_read, clock=clock)
+    graph = GraphClient(
+        settings.whatsapp_api_base_url, settings.whatsapp_api_version, transport=graph_transport
+    )
+    outbox = Dispatcher(engine, graph, settings)
+    listener = Listener(
+        engine.url.render_as_string(hide_password=False),
+        {TENANTS_CHANNEL: directory.invalidate, OUTBOX_CHANNEL: outbox.wake},
+    )
+    running = Services(
+        settings=settings,
+        engine=engine,
+        directory=directory,
+        processor=WebhookProcessor(engine, directory, conversations),
+        dispatcher=outbox,
+        supervisor=Supervisor(outbox) if dispatcher else None,
+        listener=listener,
+    )
+    listener.start()
+    stop = asyncio.Event()
+    task = running.supervisor.start(stop) if running.supervisor is not None else None
+    try:
+        yield running
+    finally:
+        stop.set()
+        if task is not None:
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(task, timeout=STOP_TIMEOUT_S)
+        await listener.stop()
+        await graph.aclose()
+        if owned:
+            await engine.dispose()
+
+
+async def run_worker(url: str, settings: Settings, stop: asyncio.Event) -> None:
+    """`chatcentral worker`: the dispatcher alone (scale-out), until `stop` is set."""
+    engine = make_engine(url, settings)
+    try:
+        async with services(settings, engine):
+            log.info("outbox worker started")
+            await stop.wait()
+    finally:
+        await engine.dispose()
+        log.info("outbox worker stopped")
