@@ -21,7 +21,7 @@ from chatcentral.config import Settings
 from chatcentral.simulator.chat import ChatError, ChatSession, interactive_reply
 from chatcentral.simulator.render import LOCATION_HINT, Option, Rendered, render
 from chatcentral.whatsapp import outbound
-from tests.processes import interrupt, start_run
+from tests.support.processes import interrupt, start_run
 
 SHOP = "Abarrotes Doña Mary (demo)"
 
