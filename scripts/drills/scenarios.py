@@ -136,7 +136,7 @@ async def kill9(bench: Bench) -> Row:
     when = "with a slow call out" if moment["slow"] else "(no slow call was out)"
     row.notes.append(
         f"killed once at {moment['progress']:.0%} of the load {when}, then restarted; "
-        f"{bound} calls in flight"
+        f"calls in flight: {bound}"
     )
     return row
 
