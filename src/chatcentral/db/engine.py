@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from threading import Lock
 
-from sqlalchemy import Engine, create_engine
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from chatcentral.config import Settings
@@ -55,7 +55,8 @@ def make_sync_engine(url: str) -> Engine:
 
 
 class TenantBinder:
-    """Hands out engine views bound to one tenant schema, cached (bounded) by schema name."""
+    """The one place a tenant's `schema_translate_map` is built: engine views bound to one
+    tenant schema, cached (bounded) by schema name, and connections bound the same way."""
 
     def __init__(self, engine: AsyncEngine, capacity: int = 4096) -> None:
         self._engine = engine
@@ -74,6 +75,16 @@ class TenantBinder:
             else:
                 self._views.move_to_end(schema)
             return view
+
+    @staticmethod
+    async def bind(conn: AsyncConnection, schema: str) -> AsyncConnection:
+        """This connection, mapped onto one tenant's schema for what it runs next."""
+        return await conn.execution_options(schema_translate_map={None: schema})
+
+    @staticmethod
+    def bind_sync(conn: Connection, schema: str) -> Connection:
+        """`bind` for synchronous work (provisioning, migrations)."""
+        return conn.execution_options(schema_translate_map={None: schema})
 
     def session(self, schema: str) -> AsyncSession:
         """A new ORM session that serves exactly one tenant."""

@@ -17,6 +17,7 @@ from alembic.runtime.environment import EnvironmentContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, MetaData, text
 
+from chatcentral.db.engine import TenantBinder
 from chatcentral.models.central import CENTRAL_SCHEMA, CentralBase
 from chatcentral.models.tenant import TenantBase
 from chatcentral.resources import resource_dir
@@ -63,7 +64,7 @@ def run_env(context: EnvironmentContext) -> None:
     else:
         schema = attributes["schema"]
         metadata = TenantBase.metadata
-        connection = connection.execution_options(schema_translate_map={None: schema})
+        connection = TenantBinder.bind_sync(connection, schema)
     context.configure(
         connection=connection,
         target_metadata=metadata,

@@ -31,6 +31,7 @@ from sqlalchemy import Integer, Text, bindparam, func, insert, select, text, upd
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from chatcentral.config import ConfigError, Settings
+from chatcentral.db.engine import TenantBinder
 from chatcentral.metrics import (
     DISPATCHER_ERRORS,
     OUTBOX_FAILED,
@@ -234,7 +235,7 @@ async def notify_shop_admins(conn: AsyncConnection, row: Claimed, failure: SendF
     issue delivers them) saying a customer was not answered and why."""
     if row.kind != "message":
         return
-    tenant_conn = await conn.execution_options(schema_translate_map={None: row.schema})
+    tenant_conn = await TenantBinder.bind(conn, row.schema)
     await tenant_conn.execute(
         insert(Notification).values(
             kind="delivery.failed",
@@ -443,7 +444,7 @@ class Dispatcher:
             self._superseded(row)
             return
         if row.message_id is not None:
-            tenant_conn = await conn.execution_options(schema_translate_map={None: row.schema})
+            tenant_conn = await TenantBinder.bind(conn, row.schema)
             await tenant_conn.execute(
                 _MESSAGE_FAILED, {"out_id": row.message_id, "out_code": failure.code}
             )
@@ -458,7 +459,7 @@ class Dispatcher:
     ) -> None:
         if row.message_id is None:
             return
-        tenant_conn = await conn.execution_options(schema_translate_map={None: row.schema})
+        tenant_conn = await TenantBinder.bind(conn, row.schema)
         await tenant_conn.execute(_MESSAGE_ACCEPTED, {"out_id": row.message_id, "out_wamid": wamid})
 
     @staticmethod

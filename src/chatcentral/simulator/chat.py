@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chatcentral.app import create_app
 from chatcentral.config import Settings
-from chatcentral.db.engine import make_engine, make_sync_engine
+from chatcentral.db.engine import TenantBinder, make_engine, make_sync_engine
 from chatcentral.models.central import Outbox, Tenant
 from chatcentral.models.tenant import Customer, CustomerSession
 from chatcentral.phones import InvalidPhone, normalize_phone, wa_id_of
@@ -238,7 +238,7 @@ class ChatSession:
             .where(Customer.wa_id == self.wa_id)
         )
         async with engine.connect() as conn:
-            tenant = await conn.execution_options(schema_translate_map={None: self.shop.schema})
+            tenant = await TenantBinder.bind(conn, self.shop.schema)
             last = (await tenant.execute(query)).scalar()
         return int(last.timestamp()) if last is not None else 0
 

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError, ProgrammingError
 
 from chatcentral.config import Settings
 from chatcentral.conversation.flow import flow_files
+from chatcentral.db.engine import TenantBinder
 from chatcentral.db.migrations import upgrade_tenant
 from chatcentral.models.central import AuditLog, Plan, Tenant
 from chatcentral.models.tenant import Category, Product
@@ -223,7 +224,7 @@ def _check_plan_limits(plan: _PlanLimits, catalog: list[CatalogItem]) -> None:
 def _seed_catalog(conn: Connection, schema: str, catalog: list[CatalogItem]) -> int:
     if not catalog:
         return 0
-    tenant_conn = conn.execution_options(schema_translate_map={None: schema})
+    tenant_conn = TenantBinder.bind_sync(conn, schema)
     names = list(dict.fromkeys(item.category for item in catalog))
     rows = tenant_conn.execute(
         insert(Category).returning(Category.id, Category.name),
