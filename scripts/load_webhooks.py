@@ -27,7 +27,6 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -37,9 +36,16 @@ from chatcentral.db.engine import make_sync_engine
 from chatcentral.db.migrations import upgrade_central
 from chatcentral.resources import resource_dir
 from chatcentral.simulator.fake_cloud import FakeCloud
+from chatcentral.simulator.webhooks import (
+    contact,
+    message,
+    one_change,
+    signed,
+    status,
+    text_content,
+)
 from chatcentral.tenancy.catalog import read_catalog
 from chatcentral.tenancy.provisioning import TenantSpec, provision_tenant
-from chatcentral.whatsapp.signature import sign
 
 LOCAL_SECRET = "load-test-secret"  # noqa: S105 - only for the server this script starts
 
@@ -51,38 +57,16 @@ class Result:
     seconds: float
 
 
-def _envelope(number: str, value: dict[str, Any]) -> dict[str, Any]:
-    value = {
-        "messaging_product": "whatsapp",
-        "metadata": {"display_phone_number": "15550000000", "phone_number_id": number},
-        **value,
-    }
-    return {
-        "object": "whatsapp_business_account",
-        "entry": [{"id": "1", "changes": [{"field": "messages", "value": value}]}],
-    }
-
-
 def inbound(number: str, customer: str, seq: int) -> bytes:
-    message = {
-        "from": customer,
-        "id": f"wamid.LOAD{seq:09d}",
-        "timestamp": str(1_760_000_000 + seq),
-        "type": "text",
-        "text": {"body": random.choice(["hola", "menú", "1", "catálogo"])},
-    }
-    contact = {"profile": {"name": f"Cliente {customer[-4:]}"}, "wa_id": customer}
-    return json.dumps(_envelope(number, {"contacts": [contact], "messages": [message]})).encode()
+    body = random.choice(["hola", "menú", "1", "catálogo"])
+    item = message(customer, f"wamid.LOAD{seq:09d}", 1_760_000_000 + seq, text_content(body))
+    sender = contact(customer, f"Cliente {customer[-4:]}")
+    return json.dumps(one_change(number, contacts=[sender], messages=[item])).encode()
 
 
 def status_update(number: str, customer: str, seq: int, state: str) -> bytes:
-    item = {
-        "id": f"wamid.SENT{seq:09d}",
-        "status": state,
-        "timestamp": str(1_760_000_000 + seq),
-        "recipient_id": customer,
-    }
-    return json.dumps(_envelope(number, {"statuses": [item]})).encode()
+    item = status(f"wamid.SENT{seq:09d}", state, 1_760_000_000 + seq, customer)
+    return json.dumps(one_change(number, statuses=[item])).encode()
 
 
 async def fire(
@@ -110,11 +94,8 @@ async def fire(
 
         async def worker() -> None:
             while not queue.empty():
-                kind, body = queue.get_nowait()
-                headers = {
-                    "Content-Type": "application/json",
-                    "X-Hub-Signature-256": sign(secret, body),
-                }
+                kind, raw = queue.get_nowait()
+                body, headers = signed(raw, secret)
                 started = time.perf_counter()
                 response = await client.post(f"{url}/webhook", content=body, headers=headers)
                 results.append(Result(kind, response.status_code, time.perf_counter() - started))

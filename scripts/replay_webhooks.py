@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from chatcentral.whatsapp.signature import sign
+from chatcentral.simulator.webhooks import signed
 
 
 def bodies(folder: Path) -> Iterator[tuple[str, Any]]:
@@ -47,11 +47,7 @@ def main() -> int:
     answers: Counter[int] = Counter()
     with httpx.Client(base_url=args.url, timeout=30) as client:
         for name, body in bodies(args.folder):
-            raw = json.dumps(body).encode()
-            headers = {
-                "Content-Type": "application/json",
-                "X-Hub-Signature-256": sign(args.secret, raw),
-            }
+            raw, headers = signed(body, args.secret)
             status = client.post("/webhook", content=raw, headers=headers).status_code
             answers[status] += 1
             print(f"{status}  {name}")

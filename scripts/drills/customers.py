@@ -28,9 +28,9 @@ from chatcentral.simulator.render import Rendered, render
 from chatcentral.simulator.webhooks import (
     BUSINESS_PHONE,
     contact,
-    envelope,
     location_content,
     message,
+    one_change,
     signed,
     text_content,
 )
@@ -180,12 +180,12 @@ class Customer:
                 return
             wamid = f"{self._prefix}{number}"
             item = message(self.wa_id, wamid, clock + number, content)
-            body = envelope(
+            body = one_change(
                 self.shop.phone_number_id,
                 contacts=[contact(self.wa_id, self.name)],
                 messages=[item],
             )
-            raw, headers = signed(SECRET, body)
+            raw, headers = signed(body, SECRET)
             concurrent, delays = load.duplicates.plan()
             statuses = await asyncio.gather(
                 *(load.meta.deliver(raw, headers) for _ in range(1 + concurrent))

@@ -12,7 +12,13 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from chatcentral.simulator.webhooks import contact, envelope, message, status, text_content
+from chatcentral.simulator.webhooks import (
+    contact,
+    message,
+    one_change,
+    status,
+    text_content,
+)
 
 UNKNOWN_NUMBER = "19999999999"
 MAX_BODY = 4 * 1024 * 1024  # README: bodies over 4 MiB get 413
@@ -127,7 +133,7 @@ def _random_items(rng: random.Random, number: str, i: int) -> bytes:
         return {rng.choice(_KEYS): _value(rng, 1) for _ in range(rng.randrange(1, 7))}
 
     return _dump(
-        envelope(
+        one_change(
             number,
             messages=[item() for _ in range(rng.randrange(3))],
             statuses=[item() for _ in range(rng.randrange(3))],
@@ -138,7 +144,7 @@ def _random_items(rng: random.Random, number: str, i: int) -> bytes:
 
 def _text(number: str, i: int, body: str, sender: str = "5255990000") -> dict[str, Any]:
     sender = f"{sender}{i % 100:02d}"
-    return envelope(
+    return one_change(
         number,
         contacts=[contact(sender, "Fuzz")],
         messages=[message(sender, f"wamid.FUZZ.{i}", 1_760_000_000 + i, text_content(body))],
@@ -217,7 +223,7 @@ def _extreme_statuses(rng: random.Random, number: str, i: int) -> bytes:
     else:
         bad["recipient_id"] = rng.choice(_EVIL_STRINGS)
     good.insert(rng.randrange(4), bad)
-    return _dump(envelope(number, statuses=good))
+    return _dump(one_change(number, statuses=good))
 
 
 def _deep(rng: random.Random, number: str, i: int) -> bytes:
@@ -283,7 +289,7 @@ def _not_json(rng: random.Random, number: str, i: int) -> bytes:
 
 
 def _other_field(rng: random.Random, number: str, i: int) -> bytes:
-    body = envelope(number)
+    body = one_change(number)
     change = body["entry"][0]["changes"][0]
     change["field"] = rng.choice(("account_update", "message_template_status_update", "\ud800", ""))
     change["value"] = _value(rng)
@@ -298,4 +304,4 @@ def _big_batch(number: str) -> bytes:
     items = [
         status(f"wamid.FUZZB.{k}", "delivered", 1_760_000_000, "525599000000") for k in range(500)
     ]
-    return _dump(envelope(number, statuses=items))
+    return _dump(one_change(number, statuses=items))

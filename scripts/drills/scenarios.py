@@ -198,7 +198,7 @@ async def fuzz(bench: Bench) -> Row:
         acknowledged: list[tuple[str, bytes]] = []
 
         async def post(label: str, raw: bytes) -> None:
-            body, headers = signed(SECRET, raw)
+            body, headers = signed(raw, SECRET)
             # A connection each: a 500 makes uvicorn close its connection, and a body sent
             # on it meanwhile would get no answer that is not its own doing. Not for a body
             # over the limit: its 413 comes before the upload ends, and closing then cuts

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import json
 import secrets
 import time
 import uuid
@@ -33,8 +32,15 @@ from chatcentral.models.tenant import Customer, CustomerSession
 from chatcentral.phones import InvalidPhone, normalize_phone, wa_id_of
 from chatcentral.simulator.fake_cloud import Call, FakeCloud
 from chatcentral.simulator.render import Option, Rendered, ReplyType, render
+from chatcentral.simulator.webhooks import (
+    contact,
+    location_content,
+    message,
+    one_change,
+    signed,
+    text_content,
+)
 from chatcentral.tenancy.demo import ensure_demo_tenants
-from chatcentral.whatsapp.signature import HEADER, sign
 
 DEFAULT_TENANT = "demo"
 DEFAULT_PHONE = "5215512345678"
@@ -42,7 +48,6 @@ DEFAULT_NAME = "Cliente de prueba"
 DEFAULT_LISTEN = "127.0.0.1:8001"
 TIMEOUT_S = 10.0
 
-_WABA_ID = "100000000000000"  # the simulated WhatsApp Business Account
 _POLL_S = 0.05
 
 
@@ -137,7 +142,7 @@ class ChatSession:
 
     async def send_text(self, text: str) -> list[dict[str, Any]]:
         """The customer types `text`."""
-        return await self._send({"type": "text", "text": {"body": text}})
+        return await self._send(text_content(text))
 
     async def choose(self, number: int) -> list[dict[str, Any]]:
         """The customer taps option `number` of the bot's latest list or buttons."""
@@ -154,12 +159,7 @@ class ChatSession:
         self, lat: float, lng: float, name: str | None = None, address: str | None = None
     ) -> list[dict[str, Any]]:
         """The customer shares a location (a pinned place when `name`/`address` are given)."""
-        location: dict[str, Any] = {"latitude": lat, "longitude": lng}
-        if name:
-            location["name"] = name
-        if address:
-            location["address"] = address
-        return await self._send({"type": "location", "location": location})
+        return await self._send(location_content(lat, lng, name, address))
 
     async def send_image(self, media_id: str, caption: str | None = None) -> list[dict[str, Any]]:
         """The customer sends a photo (Meta keeps the media; the webhook carries its id)."""
@@ -244,18 +244,18 @@ class ChatSession:
 
     # --- One exchange --------------------------------------------------------------------------
 
-    async def _send(self, message: dict[str, Any]) -> list[dict[str, Any]]:
+    async def _send(self, content: dict[str, Any]) -> list[dict[str, Any]]:
         if self._client is None:
             raise ChatError("the chat session is not started")
         self._clock = max(int(time.time()), self._clock + 1)
-        item = {
-            "from": self._sender,
-            "id": f"wamid.SIM{uuid.uuid4().hex.upper()}",
-            "timestamp": str(self._clock),
-            **message,
-        }
-        raw = json.dumps(self._envelope(item), ensure_ascii=False).encode()
-        headers = {"Content-Type": "application/json", HEADER: sign(self._secret, raw)}
+        item = message(self._sender, f"wamid.SIM{uuid.uuid4().hex.upper()}", self._clock, content)
+        body = one_change(
+            self.shop.phone_number_id,
+            contacts=[contact(self._sender, self.customer_name)],
+            messages=[item],
+            display_phone=digits(self.shop.display_phone),
+        )
+        raw, headers = signed(body, self._secret)
         calls_before = len(self._fake.calls())
         row_before = await self._last_outbox_id()
         try:
@@ -271,21 +271,6 @@ class ChatSession:
         calls = [call for call in self._fake.calls()[calls_before:] if self._is_reply(call)]
         self._remember_options(calls)
         return [call.body for call in calls]
-
-    def _envelope(self, item: dict[str, Any]) -> dict[str, Any]:
-        value = {
-            "messaging_product": "whatsapp",
-            "metadata": {
-                "display_phone_number": digits(self.shop.display_phone),
-                "phone_number_id": self.shop.phone_number_id,
-            },
-            "contacts": [{"profile": {"name": self.customer_name}, "wa_id": self._sender}],
-            "messages": [item],
-        }
-        return {
-            "object": "whatsapp_business_account",
-            "entry": [{"id": _WABA_ID, "changes": [{"value": value, "field": "messages"}]}],
-        }
 
     async def _settled(self, row_before: int) -> None:
         """Wait until nothing is pending for this customer; raise on a failed reply."""
