@@ -21,27 +21,7 @@ from chatcentral.conversation.facts import (
 )
 from chatcentral.conversation.shop import Shop
 from chatcentral.simulator.render import render
-
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat")
-
-
-def shop(flow: str = "grocery", **settings: Any) -> Shop:
-    return Shop(
-        id=1,
-        slug="t",
-        schema="tenant_t",
-        name="La Esquina",
-        phone_number_id="1",
-        display_phone="+525500000000",
-        flow=flow,
-        active=True,
-        timezone="America/Mexico_City",
-        currency="MXN",
-        business_hours={d: [["09:00", "18:00"]] for d in WEEKDAYS},
-        settings=settings,
-        admin_phones=(),
-        access_token_encrypted=None,
-    )
+from tests.support.engine_kit import shop
 
 
 def catalog(products_in_first: int = 3) -> Catalog:
