@@ -24,7 +24,7 @@ from chatcentral.db.engine import make_engine
 from chatcentral.outbox.dispatcher import Dispatcher
 from chatcentral.whatsapp.graph import GraphClient
 from tests.conftest import ProvisionedShop
-from tests.db.test_dispatcher import GRAPH, accepted, post
+from tests.db.test_dispatcher import GRAPH, accepted, graph_error, post
 from tests.support import cloud
 from tests.support.dbproxy import DatabaseProxy
 
@@ -379,3 +379,34 @@ async def test_a_result_that_comes_back_after_its_lease_was_taken_over_changes_n
         row = conn.execute(text("SELECT status, attempts, last_error FROM central.outbox")).one()
     assert tuple(row) == ("sent", 1, None)  # the late failure was not written over it
     assert route.call_count == 2
+
+
+# -- a result whose full record keeps failing is still recorded -----------------------------
+
+
+@respx.mock
+async def test_a_failure_hook_that_raises_does_not_make_the_row_go_out_again(
+    settings: Settings,
+    async_engine: AsyncEngine,
+    shops: dict[str, ProvisionedShop],
+    sync_engine: Engine,
+) -> None:
+    """A bug in an alert must not turn one failed send into the same send every minute."""
+    route = respx.post(f"{GRAPH}/1110001/messages").mock(
+        return_value=graph_error(400, 131026, "undeliverable")
+    )
+
+    async def broken_hook(*_: Any) -> None:
+        raise RuntimeError("a bug in an alert")
+
+    queue(sync_engine, shops["grocery"].id, "525511110009", "to nobody")
+    graph = GraphClient(settings.whatsapp_api_base_url, settings.whatsapp_api_version)
+    dispatcher = Dispatcher(async_engine, graph, settings, failure_hooks=[broken_hook])
+    try:
+        await dispatcher.dispatch_once()
+        assert statuses(sync_engine) == ["failed"]
+        expire_leases(sync_engine)
+        assert await dispatcher.dispatch_once() == 0
+    finally:
+        await graph.aclose()
+    assert len(route.calls) == 1

@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from chatcentral.config import ConfigError, Settings
 from chatcentral.db.engine import TenantBinder
+from chatcentral.db.errors import database_trouble
 from chatcentral.metrics import (
     DISPATCHER_ERRORS,
     OUTBOX_FAILED,
@@ -57,6 +58,8 @@ LEASE_S = 60.0
 # While the database is away: retry soon (a restart takes seconds), never hammer it.
 DB_RETRY_FIRST_S = 0.5
 DB_RETRY_CAP_S = 5.0
+# Tries at recording a result in full before recording the outbox row alone.
+FULL_RECORD_ATTEMPTS = 3
 
 _CLAIM = text(
     """
@@ -343,13 +346,19 @@ class Dispatcher:
         """Send one row and record its outcome; never raises (but can be cancelled)."""
         outcome = self._decide(row, await self._send(row))
         trouble = Backoff()
+        refused = 0  # full records that failed with the database up
         while True:
             try:
                 async with self._engine.begin() as conn:
-                    await self._record(conn, row, outcome)
+                    if refused < FULL_RECORD_ATTEMPTS:
+                        await self._record(conn, row, outcome)
+                    else:
+                        await self._record_bare(conn, row, outcome)
                 return
             except Exception as exc:
                 DISPATCHER_ERRORS.inc()
+                if database_trouble(exc) is not True:
+                    refused += 1
                 wait = trouble.next()
                 if time.monotonic() + wait >= lease_ends:
                     log.error(
@@ -453,6 +462,24 @@ class Dispatcher:
             await conn.execute(_CANCEL_NEXT_MARK_READ, {"id": row.id})
         for hook in self._hooks:
             await hook(conn, row, failure)
+
+    async def _record_bare(self, conn: AsyncConnection, row: Claimed, outcome: Outcome) -> None:
+        """The outbox row alone, when the whole record keeps failing with the database up
+        (a bug in a hook, a message row that cannot take the update): without it the row
+        would be sent again at every lease's end, for ever."""
+        fence = {"id": row.id, "lease": row.leased_until}
+        failure = outcome.failure
+        if failure is None:
+            await conn.execute(_MARK_SENT, fence)
+        else:
+            details = {**fence, "error": failure.reason, "code": failure.code}
+            await conn.execute(_MARK_FAILED, details)
+        log.error(
+            "shop %s: outbox %d recorded as %s without its side effects (message row, alerts)",
+            row.slug,
+            row.id,
+            "sent" if failure is None else "failed",
+        )
 
     async def _message_accepted(
         self, conn: AsyncConnection, row: Claimed, wamid: str | None

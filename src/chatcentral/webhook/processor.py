@@ -20,14 +20,12 @@ import json
 import logging
 from typing import Any
 
-import psycopg
 from sqlalchemy import insert, text
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chatcentral.conversation.shop import Shop
 from chatcentral.db.engine import TenantBinder
+from chatcentral.db.errors import database_trouble
 from chatcentral.inbound.identity import Identity, identity_of
 from chatcentral.inbound.service import ConversationService, Outcome
 from chatcentral.metrics import INBOUND_MESSAGES, UNHANDLED_UPDATES, UNKNOWN_NUMBERS
@@ -56,20 +54,6 @@ CUSTOMERS_IN_PARALLEL = 4
 
 # How long the database may take to answer `SELECT 1` before it counts as unavailable.
 PROBE_TIMEOUT_S = 2.0
-
-# SQLSTATE classes that put the fault on the database, not the item: connection exceptions,
-# insufficient resources, operator intervention (shutdown, statement_timeout), system
-# errors, and transaction rollbacks (deadlock, serialization), which a retry resolves.
-_TROUBLE_CLASSES = ("08", "53", "57", "58", "40")
-# Busy locks and objects, and sessions ended by idle or transaction timeouts; and a schema
-# that is missing or behind its migrations (a table, column or function not there): the
-# operator's to fix with `chatcentral migrate`, so Meta keeps the message until then.
-_TROUBLE_STATES = frozenset(
-    {"55P03", "55006", "25P03", "25P04", "3F000", "42P01", "42703", "42883"}
-)
-# SQLSTATE classes that put the fault on the item: data exceptions, integrity violations,
-# program limits (e.g. an index entry over its size limit).
-_ITEM_CLASSES = ("22", "23", "54")
 
 
 class DatabaseUnavailable(Exception):
@@ -270,30 +254,9 @@ class WebhookProcessor:
 def _verdict(exc: BaseException) -> bool | None:
     """True when `exc` is database trouble, False when the item (or the code handling it)
     is at fault, None when only asking the database can tell."""
-    if isinstance(exc, DatabaseUnavailable | PoolTimeout | OSError):
+    if isinstance(exc, DatabaseUnavailable):
         return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    error = exc.orig if isinstance(exc, DBAPIError) else exc
-    if isinstance(error, psycopg.Error):
-        sqlstate = error.sqlstate
-        if sqlstate is None:
-            # Raised by the driver, not the server: a connection refused, broken or timed
-            # out. Anything else the driver refuses (e.g. NUL in text) is for the probe.
-            return (
-                True
-                if isinstance(error, psycopg.OperationalError | psycopg.InterfaceError)
-                else None
-            )
-        if sqlstate.startswith(_TROUBLE_CLASSES) or sqlstate in _TROUBLE_STATES:
-            return True
-        if sqlstate.startswith(_ITEM_CLASSES):
-            return False
-        return None
-    if isinstance(exc, SQLAlchemyError):
-        return None
-    # Not from the database at all: the flow, a payload it could not read, a bug.
-    return False
+    return database_trouble(exc)
 
 
 def _summary(exc: BaseException) -> str:
