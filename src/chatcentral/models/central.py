@@ -83,6 +83,7 @@ class Tenant(CentralBase):
     active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     # Fernet ciphertext of the shop's own Graph API token; NULL means the default token.
     access_token_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    waba_id: Mapped[str | None] = mapped_column(Text)  # WhatsApp Business Account (templates)
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
 
@@ -129,6 +130,8 @@ class Outbox(CentralBase):
     kind: Mapped[str] = mapped_column(Text)
     recipient: Mapped[str] = mapped_column(Text)
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # Sent instead when Meta refuses `payload` for a closed 24-hour window (131047).
+    fallback: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     message_id: Mapped[int | None] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(Text, server_default="pending")
     attempts: Mapped[int] = mapped_column(SmallInteger, server_default="0")

@@ -83,6 +83,8 @@ class Customer(TenantBase):
     jugs_held: Mapped[int] = mapped_column(Integer, server_default="0")
     created_at: Mapped[datetime] = _now()
     last_inbound_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reminders_opt_out: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    last_reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
         CheckConstraint("wa_id IS NOT NULL OR bsuid IS NOT NULL", name="customer_identified"),
@@ -262,6 +264,10 @@ class Message(TenantBase):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _now()
     status_updated_at: Mapped[datetime] = _now()
+    # Relayed to or from staff during a handoff (a reply to it reaches that handoff).
+    handoff_id: Mapped[int | None] = mapped_column(
+        ForeignKey("handoffs.id", ondelete="SET NULL", name="fk_messages_handoff")
+    )
 
     __table_args__ = (
         CheckConstraint("direction IN ('in','out')", name="direction_known"),
@@ -317,6 +323,10 @@ class Handoff(TenantBase):
     claimed_by: Mapped[str | None] = mapped_column(Text)
     opened_at: Mapped[datetime] = _now()
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The customer's oldest message no one has answered yet (the timeout's clock).
+    waiting_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    timed_out_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
         CheckConstraint("status IN ('open','claimed','closed')", name="handoff_status_known"),
@@ -327,3 +337,18 @@ class Handoff(TenantBase):
             postgresql_where=text("status <> 'closed'"),
         ),
     )
+
+
+class Staff(TenantBase):
+    """An admin phone as the shop's number knows it: its 24-hour window (last message
+    in), the admin conversation's state, and notifications that never arrived."""
+
+    __tablename__ = "staff"
+
+    id: Mapped[int] = _pk()
+    wa_id: Mapped[str] = mapped_column(Text, unique=True)
+    last_inbound_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    state: Mapped[str] = mapped_column(Text, server_default="admin_menu")
+    context: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    undelivered: Mapped[int] = mapped_column(Integer, server_default="0")
+    created_at: Mapped[datetime] = _now()
