@@ -58,6 +58,9 @@ ENGINE_TEXTS = (
     "rejected.price",
     "rejected.minimum",
     "rejected.review",
+    "hours.order_later",
+    "reminders.stopped",
+    "reminders.resumed",
     "minimum.not_met",
     "quantity.invalid",
     "quantity.whole_only",
@@ -210,6 +213,11 @@ def _texts(flow: FlowSpec, texts: dict[str, str]) -> Iterator[str]:
         "date": "x",
         "status": "x",
         "changed": "x",
+        "opening": "x",
+        "reason": "x",
+        "customer": "x",
+        "pages": 1,
+        "page": 1,
     }
     for key, template in texts.items():
         try:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from chatcentral.phones import wa_id_of
+
 
 @dataclass(frozen=True)
 class Shop:
@@ -24,5 +26,10 @@ class Shop:
     currency: str
     business_hours: dict[str, Any]
     settings: dict[str, Any]
-    admin_phones: tuple[str, ...]
+    admin_phones: tuple[str, ...]  # canonical E.164, e.g. "+525587654321"
     access_token_encrypted: bytes | None
+
+    @property
+    def admin_ids(self) -> frozenset[str]:
+        """The admins as WhatsApp names senders (`wa_id` digits)."""
+        return frozenset(wa_id_of(phone) for phone in self.admin_phones)

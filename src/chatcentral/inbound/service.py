@@ -28,6 +28,7 @@ from chatcentral.conversation.shop import Shop
 from chatcentral.inbound import effects, sessions
 from chatcentral.inbound.facts_loader import FactsLoader
 from chatcentral.inbound.identity import Identity
+from chatcentral.inbound.staff import StaffService
 from chatcentral.outbox import enqueue
 from chatcentral.whatsapp import outbound
 from chatcentral.whatsapp.payloads import InboundMessage
@@ -55,6 +56,7 @@ class ConversationService:
         self._mark_read = mark_read
         self._loader = loader or FactsLoader()
         self._clock = clock
+        self._staff = StaffService()
 
     async def handle(
         self,
@@ -77,6 +79,14 @@ class ConversationService:
             if message_id is None:
                 await transaction.rollback()
                 return Outcome.DUPLICATE
+            if identity.wa_id is not None and identity.wa_id in shop.admin_ids:
+                # The shop's own admins get the admin side, never the customer flow
+                # (unless they asked to see it as a customer).
+                answers = await self._staff.handle(conn, shop, identity.wa_id, message)
+                if answers is not None:
+                    await self._queue(conn, shop, customer_id, identity, answers, message)
+                    await transaction.commit()
+                    return Outcome.HANDLED
             session = await sessions.lock_session(conn, customer_id)
             if session.last_message_at is not None and sent_at < session.last_message_at:
                 await sessions.mark_stale(conn, message_id)
@@ -92,20 +102,7 @@ class ConversationService:
                 if outcome is not None:
                     decision = await turn.decide(decision.state, decision.context, outcome)
                     replies.extend(decision.replies)
-            for reply in replies:
-                payload = outbound.envelope(reply, **identity.address)
-                await enqueue.queue_reply(
-                    conn, shop.id, customer_id, identity.recipient_key, reply, payload
-                )
-            if replies and self._mark_read:
-                # Same recipient queue: it goes out right after the replies, never before.
-                await enqueue.queue_call(
-                    conn,
-                    shop.id,
-                    "mark_read",
-                    identity.recipient_key,
-                    outbound.mark_read(message.id),
-                )
+            await self._queue(conn, shop, customer_id, identity, replies, message)
             await sessions.save_session(
                 conn,
                 session.id,
@@ -116,6 +113,27 @@ class ConversationService:
             )
             await transaction.commit()
         return Outcome.HANDLED
+
+    async def _queue(
+        self,
+        conn: AsyncConnection,
+        shop: Shop,
+        customer_id: int,
+        identity: Identity,
+        replies: list[dict[str, Any]],
+        message: InboundMessage,
+    ) -> None:
+        """Queue the replies, then the mark-read of the message they answer."""
+        for reply in replies:
+            payload = outbound.envelope(reply, **identity.address)
+            await enqueue.queue_reply(
+                conn, shop.id, customer_id, identity.recipient_key, reply, payload
+            )
+        if replies and self._mark_read:
+            # Same recipient queue: it goes out right after the replies, never before.
+            await enqueue.queue_call(
+                conn, shop.id, "mark_read", identity.recipient_key, outbound.mark_read(message.id)
+            )
 
 
 class _Turn:
