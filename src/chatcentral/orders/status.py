@@ -11,9 +11,8 @@ note) and queues a message telling the customer, in the same transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import Integer, Row, Text, bindparam, func, insert, select, update
+from sqlalchemy import Integer, Text, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatcentral.conversation.flow import effective, shipped_flow
@@ -116,19 +115,34 @@ async def change_status(
             note=note,
         )
     )
-    await _tell_customer(conn, shop, order, wanted, note)
+    customer = _Customer(order.customer_id, order.wa_id, order.bsuid)
+    await _tell_customer(conn, shop, order_id, customer, wanted, note)
     return StatusChanged(order_id, order.name, target.name)
 
 
+@dataclass(frozen=True)
+class _Customer:
+    id: int
+    wa_id: str | None
+    bsuid: str | None
+
+
 async def _tell_customer(
-    conn: AsyncConnection, shop: Shop, order: Row[Any], wanted: str, note: str | None
+    conn: AsyncConnection,
+    shop: Shop,
+    order_id: int,
+    customer: _Customer,
+    wanted: str,
+    note: str | None,
 ) -> None:
     _, texts = effective(shipped_flow(shop.flow), shop.settings)
-    text = texts[f"order_status.{wanted}"].format(number=order.id, shop=shop.name)
+    text = texts[f"order_status.{wanted}"].format(number=order_id, shop=shop.name)
     if wanted == CANCELLED and note:
         text += "\n" + texts["order_status.reason"].format(reason=note)
     reply = outbound.text(text)
-    address = {"to": "+" + order.wa_id} if order.wa_id else {"recipient": order.bsuid}
-    recipient = order.wa_id or order.bsuid
-    payload = outbound.envelope(reply, **address)
-    await enqueue.queue_reply(conn, shop.id, order.customer_id, recipient, reply, payload)
+    if customer.wa_id:
+        recipient, payload = customer.wa_id, outbound.envelope(reply, to="+" + customer.wa_id)
+    else:
+        assert customer.bsuid is not None  # every customer has one or the other
+        recipient, payload = customer.bsuid, outbound.envelope(reply, recipient=customer.bsuid)
+    await enqueue.queue_reply(conn, shop.id, customer.id, recipient, reply, payload)
