@@ -132,6 +132,17 @@ def _build_parser() -> argparse.ArgumentParser:
         sub = tenant_commands.add_parser(name, help=f"{name} a shop's bot (data is kept)")
         sub.add_argument("slug")
         sub.set_defaults(handler=_cmd_tenant_set_active, active=active)
+
+    admin = tenant_commands.add_parser("admin", help="the phones that run a shop from WhatsApp")
+    admin_commands = admin.add_subparsers(title="admin commands", parser_class=_Parser)
+    for name in ("add", "remove"):
+        sub = admin_commands.add_parser(name, help=f"{name} an admin phone")
+        sub.add_argument("slug")
+        sub.add_argument("phone")
+        sub.set_defaults(handler=_cmd_tenant_admin_change, add=name == "add")
+    admin_list = admin_commands.add_parser("list", help="a shop's admin phones")
+    admin_list.add_argument("slug")
+    admin_list.set_defaults(handler=_cmd_tenant_admin_list)
     return parser
 
 
@@ -442,6 +453,30 @@ def _cmd_tenant_set_active(args: argparse.Namespace) -> int:
         except UnknownTenant as exc:
             raise CliError(str(exc)) from None
     print(f"tenant {args.slug} {'activated' if args.active else 'deactivated'}")
+    return 0
+
+
+def _cmd_tenant_admin_change(args: argparse.Namespace) -> int:
+    from chatcentral.tenancy.registry import AdminChangeRefused, UnknownTenant, change_admins
+
+    with _admin_engine(get_settings()) as engine:
+        try:
+            phones = change_admins(engine, args.slug, args.phone, add=args.add)
+        except (UnknownTenant, AdminChangeRefused) as exc:
+            raise CliError(str(exc)) from None
+    print(f"admins of {args.slug}: {', '.join(phones)}")
+    return 0
+
+
+def _cmd_tenant_admin_list(args: argparse.Namespace) -> int:
+    from chatcentral.tenancy.registry import UnknownTenant, admin_phones
+
+    with _admin_engine(get_settings()) as engine:
+        try:
+            phones = admin_phones(engine, args.slug)
+        except UnknownTenant as exc:
+            raise CliError(str(exc)) from None
+    print("\n".join(phones))
     return 0
 
 

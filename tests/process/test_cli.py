@@ -190,3 +190,46 @@ def test_a_new_flow_file_is_a_flow_choice_without_code(
     assert main(argv) == 0
     with sync_engine.connect() as conn:
         assert conn.execute(select(Tenant.flow)).scalar_one() == "dry_cleaning"
+
+
+def test_tenant_admin_add_remove_list(
+    cli_env: str, sync_engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(CREATE) == 0
+    capsys.readouterr()
+    assert main(["tenant", "admin", "add", "verduleria-don-pepe", "5213399990000"]) == 0
+    assert capsys.readouterr().out.strip() == (
+        "admins of verduleria-don-pepe: +523387654321, +523311112222, +523399990000"
+    )
+    assert main(["tenant", "admin", "remove", "verduleria-don-pepe", "+52 33 8765 4321"]) == 0
+    capsys.readouterr()
+    assert main(["tenant", "admin", "list", "verduleria-don-pepe"]) == 0
+    assert capsys.readouterr().out.split() == ["+523311112222", "+523399990000"]
+    with sync_engine.connect() as conn:
+        actions = conn.execute(select(AuditLog.action).order_by(AuditLog.id)).scalars().all()
+    assert actions[-2:] == ["tenant.admin.add", "tenant.admin.remove"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["tenant", "admin", "add", "nadie", "5512345678"], "no tenant with slug 'nadie'"),
+        (["tenant", "admin", "add", "verduleria-don-pepe", "hola"], "is not a phone number"),
+        (["tenant", "admin", "remove", "verduleria-don-pepe", "5599999999"], "is not an admin"),
+    ],
+)
+def test_tenant_admin_bad_input_is_one_line(
+    cli_env: str, argv: list[str], fragment: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(CREATE) == 0
+    capsys.readouterr()
+    assert main(argv) == 1
+    assert fragment in _one_line_error(capsys)
+
+
+def test_the_last_admin_cannot_be_removed(cli_env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(CREATE) == 0
+    assert main(["tenant", "admin", "remove", "verduleria-don-pepe", "3311112222"]) == 0
+    capsys.readouterr()
+    assert main(["tenant", "admin", "remove", "verduleria-don-pepe", "3387654321"]) == 1
+    assert "is the only admin" in _one_line_error(capsys)

@@ -78,7 +78,8 @@ def test_decide_does_no_io_and_asks_for_missing_facts() -> None:
 def test_handoff_outside_business_hours_gives_the_hours() -> None:
     sunday_night = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)  # Sunday 23:00 in CDMX
     closed = Talk(shop(), facts(sunday_night)).says("asesor")
-    assert "Ahora estamos cerrados" in closed and "lun 09:00–18:00" in closed
+    assert "Ahora estamos cerrados" in closed and "lun–sáb 09:00–18:00" in closed
+    assert "mañana a las 09:00" in closed  # Monday opens at nine
     opened = Talk(shop(), facts()).says("asesor")
     assert "cerrados" not in opened
     talk = Talk(shop(), facts())

@@ -203,6 +203,9 @@ class Actions(Checkout):
             total=cart.money(placed.total),
             summary="\n".join(self.summary_lines()),
         )
+        opening = self.opening_phrase()
+        if opening:
+            self.say("hours.order_later", opening=opening)
         self.clear_checkout()
 
     def explain_rejection(self, event: EventData) -> None:

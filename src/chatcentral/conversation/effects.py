@@ -44,7 +44,14 @@ class CloseHandoff:
     pass
 
 
-Effect = PlaceOrder | OpenHandoff | CloseHandoff
+@dataclass(frozen=True)
+class SetReminders:
+    """The customer turned refill reminders off ("no más recordatorios") or back on."""
+
+    opt_out: bool
+
+
+Effect = PlaceOrder | OpenHandoff | CloseHandoff | SetReminders
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,13 @@ from chatcentral.conversation import cart, views
 from chatcentral.conversation.actions import Actions
 from chatcentral.conversation.conditions import Conditions
 from chatcentral.conversation.context import Context, as_context
-from chatcentral.conversation.effects import OUTCOME_TRIGGERS, CloseHandoff, Outcome
+from chatcentral.conversation.effects import (
+    OUTCOME_TRIGGERS,
+    CloseHandoff,
+    OpenHandoff,
+    Outcome,
+    SetReminders,
+)
 from chatcentral.conversation.events import LOCATION, MEDIA, REPLY, TEXT, Event
 from chatcentral.conversation.flow import FlowSpec, InputSpec, StateSpec
 from chatcentral.conversation.model import (
@@ -37,6 +43,50 @@ _MENU_WORDS = {"menu", "inicio", "menu principal", "volver al menu"}
 _CANCEL_WORDS = {"cancelar", "cancela", "cancelar pedido"}
 _HELP_WORDS = {"ayuda", "help", "que puedes hacer"}
 _GREETINGS = {"hola", "buenas", "buenos dias", "buenas tardes", "buenas noches", "hi", "ola"}
+# A person, from any state (like "menú"): what the help text promises as *asesor*.
+AGENT_WORDS = frozenset(
+    {
+        "asesor",
+        "asesora",
+        "un asesor",
+        "humano",
+        "persona",
+        "una persona",
+        "agente",
+        "operador",
+        "hablar con alguien",
+        "quiero hablar con alguien",
+        "hablar con un asesor",
+        "quiero hablar con un asesor",
+        "hablar con asesor",
+        "hablar con una persona",
+        "quiero hablar con una persona",
+        "hablar con un humano",
+        "hablar con un agente",
+        "atencion al cliente",
+    }
+)
+# Refill reminders off ("no más recordatorios") and back on, from any state.
+STOP_REMINDERS_WORDS = frozenset(
+    {
+        "no mas recordatorios",
+        "no quiero recordatorios",
+        "sin recordatorios",
+        "ya no me recuerdes",
+        "no me recuerdes",
+        "cancelar recordatorios",
+        "desactivar recordatorios",
+        "basta de recordatorios",
+        "stop recordatorios",
+    }
+)
+RESUME_REMINDERS_WORDS = frozenset(
+    {"activar recordatorios", "si quiero recordatorios", "quiero recordatorios"}
+)
+# The payload of the refill reminder's "Pedir lo de siempre" button: the repeat-order
+# path of a flow that offers "¿Lo de siempre?" (as if "Sí, lo de siempre" were tapped).
+REPEAT_USUAL = "repeat:usual"
+OFFERING_USUAL = "offering_usual"
 # Leaving these states never asks "¿descartar tu pedido?".
 _CALM_STATES = {MAIN_MENU, HANDOFF, "checking_status", "listing_orders", "offering_agent"}
 
@@ -86,17 +136,31 @@ class Conversation(Actions, Conditions):
             self.fire(OUTCOME_TRIGGERS[type(event)], event)
         elif self.state == NEW:
             self.say("welcome", name=self.first_name())
-            self.enter(MAIN_MENU)
+            if not self._opening_command(event):
+                self.enter(MAIN_MENU)
         elif self.state == EXPIRED:
-            self._after_expiry()
+            self._after_expiry(event)
         elif event.kind == "reaction":
             return
         elif self.state == HANDOFF:
             self._in_handoff(event)
         elif event.kind == "order":
             self._catalog_cart(event)
+        elif event.reply_id == REPEAT_USUAL and self._repeat_usual():
+            return
         elif not self._global_command(event):
             self._answer(event)
+
+    def _opening_command(self, event: Event) -> bool:
+        """What a first message (or one after an idle spell) can ask for at once: a
+        person, the usual order from a reminder, reminders off or on."""
+        if event.reply_id == REPEAT_USUAL:
+            return self._repeat_usual()
+        typed = _command(event.text) if event.kind == TEXT and event.text else ""
+        if typed in AGENT_WORDS or typed in STOP_REMINDERS_WORDS or typed in RESUME_REMINDERS_WORDS:
+            self.state = MAIN_MENU
+            return self._global_command(event)
+        return False
 
     def _answer(self, event: Event) -> None:
         spec, value = self._match(self.flow.state(self.state), event)
@@ -222,7 +286,16 @@ class Conversation(Actions, Conditions):
     def _global_command(self, event: Event) -> bool:
         if event.kind != TEXT or not event.text:
             return False
-        typed = normalize(event.text)
+        typed = _command(event.text)
+        if typed in AGENT_WORDS:
+            self._ask_agent()
+            return True
+        if typed in STOP_REMINDERS_WORDS or typed in RESUME_REMINDERS_WORDS:
+            opt_out = typed in STOP_REMINDERS_WORDS
+            self.effects.append(SetReminders(opt_out=opt_out))
+            self.say("reminders.stopped" if opt_out else "reminders.resumed")
+            self.render()
+            return True
         if typed in _MENU_WORDS or (typed in _GREETINGS and self.state != MAIN_MENU):
             self.context["misses"] = 0
             self.enter(MAIN_MENU)
@@ -242,6 +315,34 @@ class Conversation(Actions, Conditions):
             return True
         return False
 
+    def _ask_agent(self) -> None:
+        """Open a handoff from wherever the customer is (the cart stays for later)."""
+        if self.state == OFFERING_AGENT:  # return_to names where they were stuck
+            reason = self.context.get("return_to")
+        else:
+            reason = None if self.state == MAIN_MENU else self.state
+        self.context["misses"] = 0
+        self.effects.append(OpenHandoff(reason=reason))
+        self.enter(HANDOFF)
+
+    def _repeat_usual(self) -> bool:
+        """The reminder's "Pedir lo de siempre": the flow's "Sí, lo de siempre" path.
+        False (the tap is read like any other) when the flow has no such path or the
+        customer has no order to repeat."""
+        if not any(s.name == OFFERING_USUAL for s in self.flow.states):
+            return False
+        if self.facts.customer.last_order is None:
+            return False
+        spec, value = self._match(
+            self.flow.state(OFFERING_USUAL), Event(REPLY, reply_id="usual:yes")
+        )
+        if spec is None:
+            return False
+        self.context["misses"] = 0
+        self.state = OFFERING_USUAL
+        self.fire(spec.trigger, value)
+        return True
+
     def _miss(self, event: Event) -> None:
         misses = int(self.context.get("misses", 0)) + 1
         self.context["misses"] = misses
@@ -258,7 +359,7 @@ class Conversation(Actions, Conditions):
             self.say("error.unsupported")
         self.render()
 
-    def _after_expiry(self) -> None:
+    def _after_expiry(self, event: Event) -> None:
         previous_state = str(self.context.get("previous_state", MAIN_MENU))
         previous = as_context(self.context.get("previous"))
         if previous_state == HANDOFF:
@@ -266,6 +367,8 @@ class Conversation(Actions, Conditions):
             return
         self.context = Context(cart=previous.get("cart", []))
         self.say("welcome_back", name=self.first_name())
+        if self._opening_command(event):
+            return
         if cart.count(self.context):
             self.enter(RESUMING)
         else:
@@ -311,6 +414,11 @@ class Conversation(Actions, Conditions):
                 if not getattr(self, name)(event):
                     return self.refusal(name)
         return None
+
+
+def _command(text: str) -> str:
+    """What was typed, as a global command is looked up: "Hablar con una persona." too."""
+    return normalize(text).strip(" .,")
 
 
 def _reply_matches(pattern: str, reply_id: str) -> bool:

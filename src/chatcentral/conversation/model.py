@@ -7,11 +7,12 @@ deposits, totals). What is said with `say` is folded into the next view's messag
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from transitions import EventData
 
+from chatcentral.conversation import hours
 from chatcentral.conversation.context import Context
 from chatcentral.conversation.effects import Effect
 from chatcentral.conversation.facts import Facts, Product
@@ -20,7 +21,7 @@ from chatcentral.conversation.shop import Shop
 from chatcentral.whatsapp import outbound
 
 # Keys of a shop's business hours, in `datetime.weekday()` order.
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+WEEKDAYS = hours.WEEKDAYS
 
 # States the engine itself knows by name. NEW and EXPIRED are not flow states: a first
 # message and an idle session are handed to the engine in them.
@@ -84,7 +85,10 @@ class ConversationState:
 
     def text(self, key: str, **values: Any) -> str:
         template = self.texts[key]
-        return template.format(shop=self.shop.name, **values) if ("{" in template) else template
+        said = template.format(shop=self.shop.name, **values) if ("{" in template) else template
+        if "opening" in values:
+            said = said.replace(" de el ", " del ")  # "a partir de el lunes" → "del lunes"
+        return said
 
     def say(self, key: str, **values: Any) -> None:
         self.notes.append(self.text(key, **values))
@@ -106,11 +110,22 @@ class ConversationState:
         return product
 
     def is_open(self) -> bool:
-        now = self.facts.now.astimezone(ZoneInfo(self.shop.timezone))
-        day = WEEKDAYS[now.weekday()]
-        current = f"{now:%H:%M}"
-        ranges = self.shop.business_hours.get(day) or []
-        return any(start <= current < end for start, end in ranges)
+        """Whether the shop is open now (its weekly hours, holidays closed)."""
+        return hours.is_open(self.shop.business_hours, None, self.shop.timezone, self.facts.now)
+
+    def next_opening(self) -> datetime | None:
+        """Now when open, else when the shop opens next (None: it has no hours at all)."""
+        return hours.next_opening(
+            self.shop.business_hours, None, self.shop.timezone, self.facts.now
+        )
+
+    def opening_phrase(self) -> str | None:
+        """When the shop opens next, said for a customer ("mañana a las 09:00"), or None
+        when it is open now or has no hours at all."""
+        if self.is_open():
+            return None
+        opening = self.next_opening()
+        return hours.describe_opening(opening, self.facts.now) if opening else None
 
     def chosen(self, event: EventData | None, options: tuple[str, ...]) -> str:
         """The option picked, or the only one offered when the step was skipped."""

@@ -296,6 +296,9 @@ def summary(convo: Conversation) -> list[Message]:
         payment=convo.describe_payment(),
         notes=convo.context.get("notes") or "—",
     )
+    opening = convo.opening_phrase()
+    if opening:
+        body = convo.text("hours.order_later", opening=opening) + "\n\n" + body
     buttons = [
         _button(convo, "order:confirm", "summary.confirm"),
         _button(convo, "order:edit", "summary.edit"),
@@ -358,7 +361,8 @@ def handoff(convo: Conversation) -> list[Message]:
     convo.context["options"] = []
     text = convo.text("handoff.open")
     if not convo.is_open():
-        text += "\n\n" + convo.text("handoff.closed", hours=describe_hours(convo))
+        opening = convo.opening_phrase() or "—"
+        text += "\n\n" + convo.text("handoff.closed", hours=describe_hours(convo), opening=opening)
     return [outbound.text(text + "\n\n" + convo.text("handoff.back"))]
 
 
@@ -433,13 +437,23 @@ def _order_details(convo: Conversation, order: OrderSummary) -> str:
 
 
 def describe_hours(convo: Conversation) -> str:
+    """The weekly hours in a line, consecutive days with the same hours joined:
+    "lun–vie 09:00–18:00; sáb 09:00–14:00"."""
     hours = convo.shop.business_hours
-    parts = []
+    runs: list[tuple[str, str, str]] = []  # first day, last day, spans
     for day in WEEKDAYS:
         ranges = hours.get(day) or []
-        if ranges:
-            spans = ", ".join(f"{start}–{end}" for start, end in ranges)
-            parts.append(f"{_DAY_NAMES[day]} {spans}")
+        spans = ", ".join(f"{start}–{end}" for start, end in ranges) if ranges else ""
+        if runs and runs[-1][2] == spans and WEEKDAYS.index(runs[-1][1]) + 1 == WEEKDAYS.index(day):
+            runs[-1] = (runs[-1][0], day, spans)
+        else:
+            runs.append((day, day, spans))
+    parts = [
+        (f"{_DAY_NAMES[first]}–{_DAY_NAMES[last]}" if first != last else _DAY_NAMES[first])
+        + f" {spans}"
+        for first, last, spans in runs
+        if spans
+    ]
     return "; ".join(parts) or "—"
 
 

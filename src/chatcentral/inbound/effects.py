@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatcentral.conversation.effects import (
@@ -10,9 +11,11 @@ from chatcentral.conversation.effects import (
     OpenHandoff,
     Outcome,
     PlaceOrder,
+    SetReminders,
 )
 from chatcentral.conversation.shop import Shop
 from chatcentral.handoffs.tickets import close_handoff, open_handoff
+from chatcentral.models.tenant import Customer
 from chatcentral.orders.placement import place_order
 
 
@@ -27,4 +30,8 @@ async def apply(
             await open_handoff(conn, customer_id, reason)
         case CloseHandoff():
             await close_handoff(conn, customer_id)
+        case SetReminders(opt_out=opt_out):
+            await conn.execute(
+                update(Customer).where(Customer.id == customer_id).values(reminders_opt_out=opt_out)
+            )
     return None

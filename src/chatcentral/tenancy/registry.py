@@ -8,6 +8,7 @@ from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from chatcentral.db.listener import TENANTS_CHANNEL
 from chatcentral.models.central import AuditLog, Plan, Tenant
+from chatcentral.phones import InvalidPhone, normalize_phone
 
 
 class UnknownTenant(LookupError):
@@ -67,3 +68,58 @@ def set_active(engine: Engine, slug: str, active: bool, *, actor: str = "cli") -
         announce_change(conn, slug)
         action = "tenant.activate" if active else "tenant.deactivate"
         conn.execute(insert(AuditLog).values(tenant_id=tenant_id, actor=actor, action=action))
+
+
+class AdminChangeRefused(ValueError):
+    """The admin list would not be usable (an unknown phone, the last admin removed)."""
+
+
+def admin_phones(engine: Engine, slug: str) -> list[str]:
+    with engine.connect() as conn:
+        phones = conn.execute(select(Tenant.admin_phones).where(Tenant.slug == slug)).scalar()
+    if phones is None:
+        raise UnknownTenant(f"no tenant with slug {slug!r}")
+    return list(phones)
+
+
+def change_admins(
+    engine: Engine, slug: str, phone: str, *, add: bool, actor: str = "cli"
+) -> list[str]:
+    """Add or remove one admin phone (any form: "+52 55 …", "55 …", a wa_id); returns the
+    list after the change. A shop keeps at least one admin: someone must hear of orders."""
+    try:
+        canonical = normalize_phone(phone)
+    except InvalidPhone as exc:
+        raise AdminChangeRefused(str(exc)) from None
+    with engine.begin() as conn:
+        row = conn.execute(
+            select(Tenant.id, Tenant.admin_phones).where(Tenant.slug == slug).with_for_update()
+        ).first()
+        if row is None:
+            raise UnknownTenant(f"no tenant with slug {slug!r}")
+        phones = list(row.admin_phones)
+        if add and canonical not in phones:
+            phones.append(canonical)
+        elif not add:
+            if canonical not in phones:
+                raise AdminChangeRefused(f"{canonical} is not an admin of {slug}")
+            if len(phones) == 1:
+                raise AdminChangeRefused(
+                    f"{canonical} is the only admin of {slug}; add another first"
+                )
+            phones.remove(canonical)
+        conn.execute(
+            update(Tenant)
+            .where(Tenant.id == row.id)
+            .values(admin_phones=phones, updated_at=func.now())
+        )
+        announce_change(conn, slug)
+        conn.execute(
+            insert(AuditLog).values(
+                tenant_id=row.id,
+                actor=actor,
+                action="tenant.admin.add" if add else "tenant.admin.remove",
+                details={"phone": canonical},
+            )
+        )
+    return phones
