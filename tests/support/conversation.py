@@ -126,12 +126,18 @@ class Customer:
         self.last = self._new_replies()
         return self.last
 
+    def arrivals(self) -> list[dict[str, Any]]:
+        """What reached this person since they last looked (something another did, like
+        an admin moving their order), kept as `last`."""
+        self.last = self._new_replies()
+        return self.last
+
     def _new_replies(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             rows = conn.execute(
                 text(
                     "SELECT id, payload FROM central.outbox WHERE recipient = :r "
-                    "AND kind = 'message' AND id > :seen ORDER BY id"
+                    "AND kind IN ('message', 'notification') AND id > :seen ORDER BY id"
                 ),
                 {"r": self.recipient, "seen": self._seen},
             ).all()
