@@ -5,8 +5,8 @@ lines (`> `) and bot lines (`< `). The test replays the customer lines through t
 webhook and compares every bot line. `> [2]` taps option 2 of the last menu or buttons;
 `> [ubicación LAT,LNG Nombre | Dirección]` shares a pin; `> [foto ID]` sends a photo;
 `! caduca la sesión` lets the session go idle. A file with an `# admin:` header also has
-the shop owner's lines (`A> `) and what reaches her phone (`A< `). Run with UPDATE_TRANSCRIPTS=1 to rewrite
-the files after an intended change, then read the diff.
+the shop owner's lines (`A> `) and what reaches her phone (`A< `). Run with
+UPDATE_TRANSCRIPTS=1 to rewrite the files after an intended change, then read the diff.
 """
 
 from __future__ import annotations
