@@ -143,7 +143,80 @@ def _build_parser() -> argparse.ArgumentParser:
     admin_list = admin_commands.add_parser("list", help="a shop's admin phones")
     admin_list.add_argument("slug")
     admin_list.set_defaults(handler=_cmd_tenant_admin_list)
+
+    _add_hours_commands(tenant_commands)
     return parser
+
+
+# --- business hours and holidays (`tenant hours`) -----------------------------------------
+
+
+def _add_hours_commands(tenant_commands: argparse._SubParsersAction[_Parser]) -> None:
+    hours = tenant_commands.add_parser(
+        "hours",
+        help="show or set a shop's business hours and holidays",
+        description=(
+            "Without options, show the hours. --set replaces the days it names and keeps "
+            "the others: --set 'mon-fri 09:00-18:00' --set 'sat 09:00-14:00' --set 'sun closed'. "
+            "Holidays (YYYY-MM-DD) are closed all day."
+        ),
+    )
+    hours.add_argument("slug")
+    hours.add_argument(
+        "--set", action="append", default=[], dest="days", metavar="'DAYS HH:MM-HH:MM'"
+    )
+    hours.add_argument("--clear", action="store_true", help="start from no opening days")
+    hours.add_argument(
+        "--holiday", action="append", default=[], dest="holidays", metavar="YYYY-MM-DD"
+    )
+    hours.add_argument(
+        "--remove-holiday", action="append", default=[], dest="unholidays", metavar="YYYY-MM-DD"
+    )
+    hours.add_argument("--clear-holidays", action="store_true")
+    hours.set_defaults(handler=_cmd_tenant_hours)
+
+
+def _cmd_tenant_hours(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from chatcentral.conversation import hours
+    from chatcentral.tenancy.business_hours import change_hours, read_hours
+    from chatcentral.tenancy.registry import UnknownTenant
+
+    changing = bool(
+        args.days or args.clear or args.holidays or args.unholidays or args.clear_holidays
+    )
+    with _admin_engine(get_settings()) as engine:
+        try:
+            if changing:
+                shown = change_hours(
+                    engine,
+                    args.slug,
+                    days=args.days,
+                    add_holidays=args.holidays,
+                    remove_holidays=args.unholidays,
+                    clear_days=args.clear,
+                    clear_holidays=args.clear_holidays,
+                )
+            else:
+                shown = read_hours(engine, args.slug)
+        except (UnknownTenant, hours.HoursError) as exc:
+            raise CliError(str(exc)) from None
+    if changing:
+        print(f"business hours of {args.slug} updated")
+    print(f"{args.slug} ({shown.timezone})")
+    for day in hours.WEEKDAYS:
+        ranges = shown.hours[day]
+        print(f"  {day}  " + (", ".join(f"{a}-{b}" for a, b in ranges) if ranges else "closed"))
+    print("  holidays  " + (", ".join(shown.hours[hours.HOLIDAYS]) or "none"))
+    now = datetime.now(UTC)
+    if hours.is_open(shown.hours, None, shown.timezone, now):
+        print("  open now")
+    else:
+        opening = hours.next_opening(shown.hours, None, shown.timezone, now)
+        when = f"{opening:%a %Y-%m-%d %H:%M}" if opening else "never (no opening hours)"
+        print(f"  closed now; opens {when}")
+    return 0
 
 
 def _port(raw: str) -> int:

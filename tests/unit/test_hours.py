@@ -135,3 +135,26 @@ def test_validate_normalises_and_refuses() -> None:
     ]:
         with pytest.raises(h.HoursError, match=word):
             h.validate(bad)
+
+
+def test_day_specs_as_an_operator_types_them() -> None:
+    assert h.parse_days_spec("mon-fri 09:00-18:00") == {
+        day: [["09:00", "18:00"]] for day in ("mon", "tue", "wed", "thu", "fri")
+    }
+    assert h.parse_days_spec("sáb 9:00-14:00") == {"sat": [["09:00", "14:00"]]}
+    assert h.parse_days_spec("mon,wed 16:00-20:00, 09:00-13:00") == {
+        "mon": [["09:00", "13:00"], ["16:00", "20:00"]],
+        "wed": [["09:00", "13:00"], ["16:00", "20:00"]],
+    }
+    assert h.parse_days_spec("domingo cerrado") == {"sun": []}
+    assert h.parse_days_spec("fri 20:00-02:00") == {"fri": [["20:00", "02:00"]]}
+    for bad, word in [
+        ("mon", "expected DAYS"),
+        ("mon 9-18", "not a range"),
+        ("funday 09:00-10:00", "unknown day"),
+        ("sun-mon 09:00-10:00", "runs backwards"),
+        ("mon 09:00-24:30", "bad time"),
+    ]:
+        with pytest.raises(h.HoursError, match=word):
+            h.parse_days_spec(bad)
+    assert h.parse_holiday(" 2026-12-25 ") == date(2026, 12, 25)

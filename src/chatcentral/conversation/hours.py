@@ -80,6 +80,98 @@ def validate(hours: Hours) -> dict[str, Any]:
     return result
 
 
+# Day names an operator may type: English or Spanish, short or long, accents optional.
+_DAY_ALIASES = {
+    **{day: day for day in WEEKDAYS},
+    "monday": "mon",
+    "tuesday": "tue",
+    "wednesday": "wed",
+    "thursday": "thu",
+    "friday": "fri",
+    "saturday": "sat",
+    "sunday": "sun",
+    "lun": "mon",
+    "mar": "tue",
+    "mie": "wed",
+    "jue": "thu",
+    "vie": "fri",
+    "sab": "sat",
+    "dom": "sun",
+    "lunes": "mon",
+    "martes": "tue",
+    "miercoles": "wed",
+    "jueves": "thu",
+    "viernes": "fri",
+    "sabado": "sat",
+    "domingo": "sun",
+}
+_CLOSED_WORDS = {"closed", "cerrado", "off", "none", "-"}
+_RANGE = re.compile(r"^(\d{1,2}:\d{2})-(\d{1,2}:\d{2})$")
+
+
+def parse_days_spec(spec: str) -> dict[str, list[list[str]]]:
+    """One line of hours as an operator types it: "mon-fri 09:00-18:00",
+    "sat 09:00-14:00", "mon,wed 09:00-13:00,16:00-20:00", "sun closed", "lun-sab 8:00-20:00".
+    Returns the days it names with their ranges (an empty list: closed); HoursError names
+    what is wrong."""
+    parts = spec.strip().split(None, 1)
+    if len(parts) != 2:
+        raise HoursError(
+            f"bad hours {spec!r}: expected DAYS HH:MM-HH:MM (e.g. 'mon-fri 09:00-18:00')"
+        )
+    days = _parse_days(parts[0], spec)
+    times = parts[1].strip().lower()
+    ranges: list[list[str]] = []
+    if times not in _CLOSED_WORDS:
+        for chunk in re.split(r"\s*,\s*|\s+", times):
+            matched = _RANGE.match(chunk.replace("–", "-"))
+            if not matched:
+                raise HoursError(
+                    f"bad hours {spec!r}: {chunk!r} is not a range like 09:00-18:00 (or 'closed')"
+                )
+            start, end = (_padded(t) for t in matched.groups())
+            ranges.append([start, end])
+    try:
+        checked = validate({day: ranges for day in days})
+    except HoursError as exc:
+        raise HoursError(f"bad hours {spec!r}: {exc}") from None
+    return {day: checked[day] for day in days}
+
+
+def _parse_days(text: str, spec: str) -> list[str]:
+    days: list[str] = []
+    for item in text.lower().split(","):
+        ends = [_day(name, spec) for name in item.split("-")]
+        if len(ends) == 1:
+            days.append(ends[0])
+        elif len(ends) == 2:
+            first, last = (WEEKDAYS.index(day) for day in ends)
+            if last < first:
+                raise HoursError(f"bad hours {spec!r}: {item!r} runs backwards")
+            days.extend(WEEKDAYS[first : last + 1])
+        else:
+            raise HoursError(f"bad hours {spec!r}: {item!r} is not a day or a range of days")
+    return list(dict.fromkeys(days))
+
+
+def _day(name: str, spec: str) -> str:
+    plain = name.strip().translate(str.maketrans("áéíóú", "aeiou"))
+    day = _DAY_ALIASES.get(plain)
+    if day is None:
+        raise HoursError(f"bad hours {spec!r}: unknown day {name!r} (use mon..sun or lun..dom)")
+    return day
+
+
+def _padded(value: str) -> str:
+    hh, mm = value.split(":")
+    return f"{int(hh):02d}:{mm}"
+
+
+def parse_holiday(value: str) -> date:
+    """A holiday as typed (YYYY-MM-DD); HoursError otherwise."""
+    return _date(value.strip())
+
+
 # --- the questions -----------------------------------------------------------------------
 
 

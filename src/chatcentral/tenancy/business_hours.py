@@ -1,0 +1,109 @@
+"""A shop's business hours and holidays in `central.tenants.business_hours`, for operators.
+
+The JSON holds one key per weekday (`mon`…`sun`: a list of `["HH:MM", "HH:MM"]` ranges,
+empty when closed) and `holidays` (ISO dates, closed all day): see
+`conversation/hours.py`, which does the arithmetic. A change is validated whole, written
+with the shop's cached copy dropped in every process (`announce_change`) and audited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Engine, func, insert, select, update
+
+from chatcentral.conversation import hours
+from chatcentral.models.central import AuditLog, Tenant
+from chatcentral.tenancy.registry import UnknownTenant, announce_change
+
+
+@dataclass(frozen=True)
+class ShopHours:
+    slug: str
+    timezone: str
+    hours: dict[str, Any]  # validated and normalised: every weekday, holidays sorted
+
+
+def read_hours(engine: Engine, slug: str) -> ShopHours:
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(Tenant.timezone, Tenant.business_hours).where(Tenant.slug == slug)
+        ).first()
+    if row is None:
+        raise UnknownTenant(f"no tenant with slug {slug!r}")
+    return ShopHours(slug, row.timezone, _normalised(row.business_hours))
+
+
+def change_hours(
+    engine: Engine,
+    slug: str,
+    *,
+    days: Sequence[str] = (),
+    add_holidays: Iterable[str] = (),
+    remove_holidays: Iterable[str] = (),
+    clear_days: bool = False,
+    clear_holidays: bool = False,
+    actor: str = "cli",
+) -> ShopHours:
+    """Apply day specs ("mon-fri 09:00-18:00", "sun closed") over the current hours (the
+    days a spec names are replaced, the others kept, or all cleared first with
+    `clear_days`), add or remove holidays; validated whole before anything is written.
+    Raises HoursError (bad input) or UnknownTenant."""
+    changes = [hours.parse_days_spec(spec) for spec in days]
+    added = [hours.parse_holiday(value) for value in add_holidays]
+    removed = [hours.parse_holiday(value) for value in remove_holidays]
+    with engine.begin() as conn:
+        row = conn.execute(
+            select(Tenant.id, Tenant.timezone, Tenant.business_hours)
+            .where(Tenant.slug == slug)
+            .with_for_update()
+        ).first()
+        if row is None:
+            raise UnknownTenant(f"no tenant with slug {slug!r}")
+        before = _normalised(row.business_hours)
+        after = {day: ([] if clear_days else list(before[day])) for day in hours.WEEKDAYS}
+        for change in changes:
+            after.update(change)
+        holidays: set[date] = set() if clear_holidays else set(hours.holidays_of(before))
+        missing = sorted(d for d in removed if d not in holidays)
+        if missing:
+            raise hours.HoursError(f"{missing[0].isoformat()} is not one of the shop's holidays")
+        holidays = (holidays - set(removed)) | set(added)
+        after[hours.HOLIDAYS] = [d.isoformat() for d in sorted(holidays)]
+        after = hours.validate(after)
+        if after != before:
+            conn.execute(
+                update(Tenant)
+                .where(Tenant.id == row.id)
+                .values(business_hours=after, updated_at=func.now())
+            )
+            announce_change(conn, slug)
+            conn.execute(
+                insert(AuditLog).values(
+                    tenant_id=row.id,
+                    actor=actor,
+                    action="tenant.hours",
+                    details={"before": row.business_hours, "after": after},
+                )
+            )
+    return ShopHours(slug, row.timezone, after)
+
+
+def _normalised(stored: dict[str, Any] | None) -> dict[str, Any]:
+    """Stored hours as `validate` leaves them; a shop with unreadable hours (written by
+    hand) is shown and changed from what can be read rather than refused."""
+    raw = dict(stored or {})
+    try:
+        return hours.validate(raw)
+    except hours.HoursError:
+        kept: dict[str, Any] = {}
+        for day in hours.WEEKDAYS:
+            try:
+                kept[day] = hours.validate({day: raw.get(day) or []})[day]
+            except hours.HoursError:
+                kept[day] = []
+        kept[hours.HOLIDAYS] = []
+        return kept
