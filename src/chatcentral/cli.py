@@ -95,6 +95,11 @@ def _build_parser() -> argparse.ArgumentParser:
     chat.add_argument(
         "--listen", metavar="HOST:PORT", help="fake Cloud API address with --url (127.0.0.1:8001)"
     )
+    chat.add_argument(
+        "--admin",
+        action="store_true",
+        help="write as the shop's admin; «cliente: …» writes as the customer --phone",
+    )
     chat.set_defaults(handler=_cmd_chat)
 
     flows = commands.add_parser("flows", help="conversation flows")
@@ -413,6 +418,7 @@ def _cmd_chat(args: argparse.Namespace) -> int:
         phone=args.phone,
         url=args.url,
         listen=args.listen,
+        admin=args.admin,
         stdin=sys.stdin,
     )
     try:

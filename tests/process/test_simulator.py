@@ -186,6 +186,29 @@ async def test_a_session_talks_to_the_demo_shop_in_process(
     assert {row.body["from"] for row in rows} == {"5215512345678"}
 
 
+async def test_an_admin_session_sees_both_sides(settings: Settings, db_url: str) -> None:
+    """`chat --admin`: the owner's panel, the customer spoken for with `as_customer`, and
+    what the bot sends each of them kept apart."""
+    async with ChatSession(settings, db_url, admin=True, phone="5215500001111") as chat:
+        assert chat.wa_id == "525510000099"  # the demo shop's admin
+        await chat.send_text("hola")
+        assert [o.title for o in chat.options][:2] == [
+            "Pedidos pendientes",
+            "Conversaciones abiertas",
+        ]
+        welcome = await chat.send_text("hola", as_customer=True)
+        assert all(reply["to"] == "+525500001111" for reply in welcome)
+        assert "Ver catálogo" in str(welcome) and chat.others == []
+        for line in ("catalogo", "5", "2", "1", "3", "1", "2", "3", "sin notas", "confirmar"):
+            await chat.send_text(line, as_customer=True)
+        assert [to for to, _ in chat.others] == ["525510000099"]  # the owner's notification
+        answer = await chat.send_text("pedido 1 en camino")
+        assert "Pedido #1: *En camino*" in answer[0]["text"]["body"]
+        assert [(to, body["text"]["body"]) for to, body in chat.others] == [
+            ("525500001111", "🚚 Tu pedido #1 va en camino.")
+        ]
+
+
 async def test_an_unknown_shop_and_a_missing_menu_are_refused(
     settings: Settings, db_url: str
 ) -> None:

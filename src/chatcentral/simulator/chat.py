@@ -67,11 +67,20 @@ class ShopInfo:
     schema: str
 
 
+@dataclass(frozen=True)
+class _Person:
+    wa_id: str  # canonical, as the outbox keys them
+    sender: str  # the `from` WhatsApp sends
+    name: str
+
+
 class ChatSession:
     """One customer chatting with one shop through signed Cloud API webhooks.
 
     Use as `async with ChatSession(settings, database_url) as chat: await chat.send_text("hola")`.
     Every send returns the outbound message bodies the bot sent back to this customer.
+    With `admin=True` the person is the shop's first admin, and `as_customer=True` on a
+    send speaks as the customer `phone`; what reached the other one is in `others`.
     """
 
     def __init__(
@@ -85,10 +94,15 @@ class ChatSession:
         url: str | None = None,
         listen: str | None = None,
         timeout: float = TIMEOUT_S,
+        admin: bool = False,
     ) -> None:
         self.customer_name = name
         self.timeout = timeout
         self.wa_id, self._sender = _customer_ids(phone)
+        self.admin = admin
+        self._customer = _Person(self.wa_id, self._sender, name)
+        self._me = self._customer  # the admin once the shop is known, in admin mode
+        self.others: list[tuple[str, dict[str, Any]]] = []  # (wa_id, body) to the other one
         self.provisioned: list[str] = []  # what in-process start-up provisioned, to show
         self._settings = settings
         self._database_url = database_url
@@ -119,6 +133,10 @@ class ChatSession:
         return self._shop
 
     @property
+    def customer_wa_id(self) -> str:
+        return self._customer.wa_id
+
+    @property
     def cloud_url(self) -> str:
         """Base URL of the fake Cloud API receiving the bot's replies."""
         return self._fake.base_url
@@ -140,9 +158,9 @@ class ChatSession:
         """Stop the app, the fake Cloud API and the database pool."""
         await self._stack.aclose()
 
-    async def send_text(self, text: str) -> list[dict[str, Any]]:
-        """The customer types `text`."""
-        return await self._send(text_content(text))
+    async def send_text(self, text: str, *, as_customer: bool = False) -> list[dict[str, Any]]:
+        """The customer (or, in admin mode, the admin) types `text`."""
+        return await self._send(text_content(text), self._customer if as_customer else None)
 
     async def choose(self, number: int) -> list[dict[str, Any]]:
         """The customer taps option `number` of the bot's latest list or buttons."""
@@ -219,6 +237,7 @@ class ChatSession:
             Tenant.display_phone,
             Tenant.schema_name,
             Tenant.active,
+            Tenant.admin_phones,
         ).where(Tenant.slug == self._slug)
         async with engine.connect() as conn:
             row = (await conn.execute(query)).one_or_none()
@@ -226,6 +245,12 @@ class ChatSession:
             raise ChatError(f"no tenant with slug {self._slug!r}")
         if not row.active:
             raise ChatError(f"tenant {self._slug!r} is deactivated (chatcentral tenant activate)")
+        if self.admin:
+            if not row.admin_phones:
+                raise ChatError(f"tenant {self._slug!r} has no admin phone (tenant admin add)")
+            wa_id, sender = _customer_ids(row.admin_phones[0])
+            self._me = _Person(wa_id, sender, "Admin")
+            self.wa_id, self._sender = wa_id, sender
         return ShopInfo(*row[:6])
 
     async def _last_timestamp(self, engine: AsyncEngine) -> int:
@@ -244,14 +269,17 @@ class ChatSession:
 
     # --- One exchange --------------------------------------------------------------------------
 
-    async def _send(self, content: dict[str, Any]) -> list[dict[str, Any]]:
+    async def _send(
+        self, content: dict[str, Any], person: _Person | None = None
+    ) -> list[dict[str, Any]]:
         if self._client is None:
             raise ChatError("the chat session is not started")
+        speaker = person or self._me
         self._clock = max(int(time.time()), self._clock + 1)
-        item = message(self._sender, f"wamid.SIM{uuid.uuid4().hex.upper()}", self._clock, content)
+        item = message(speaker.sender, f"wamid.SIM{uuid.uuid4().hex.upper()}", self._clock, content)
         body = one_change(
             self.shop.phone_number_id,
-            contacts=[contact(self._sender, self.customer_name)],
+            contacts=[contact(speaker.sender, speaker.name)],
             messages=[item],
             display_phone=digits(self.shop.display_phone),
         )
@@ -268,8 +296,11 @@ class ChatSession:
             )
             raise ChatError(f"the server answered {response.status_code}{hint}")
         await self._settled(row_before)
-        calls = [call for call in self._fake.calls()[calls_before:] if self._is_reply(call)]
-        self._remember_options(calls)
+        arrived = [call for call in self._fake.calls()[calls_before:] if self._is_reply(call)]
+        calls = [call for call in arrived if _to(call) == speaker.wa_id]
+        self.others = [(_to(call), call.body) for call in arrived if _to(call) != speaker.wa_id]
+        if speaker is self._me:
+            self._remember_options(calls)
         return [call.body for call in calls]
 
     async def _settled(self, row_before: int) -> None:
@@ -291,7 +322,8 @@ class ChatSession:
             raise ChatError(f"the bot's reply could not be sent: {failure}")
 
     def _outbox_rows(self) -> ColumnElement[bool]:
-        return (Outbox.tenant_id == self.shop.id) & (Outbox.recipient == self.wa_id)
+        people = {self._me.wa_id, self._customer.wa_id}
+        return (Outbox.tenant_id == self.shop.id) & Outbox.recipient.in_(people)
 
     async def _pending(self) -> int:
         query = (
@@ -325,13 +357,13 @@ class ChatSession:
             return (await conn.execute(query)).scalar()
 
     def _is_reply(self, call: Call) -> bool:
-        """A message the bot sent this customer (not a mark-read, not a refused attempt)."""
-        to = str(call.body.get("to", "")).removeprefix("+")
+        """A message the bot sent one of the people of this chat (not a mark-read, not a
+        refused attempt)."""
         return (
             not call.is_mark_read
             and call.failed_with is None
             and call.phone_number_id == self.shop.phone_number_id
-            and to == self.wa_id
+            and _to(call) in {self._me.wa_id, self._customer.wa_id}
         )
 
     def _remember_options(self, calls: list[Call]) -> None:
@@ -372,6 +404,10 @@ def _customer_ids(phone: str) -> tuple[str, str]:
         raise ChatError(str(exc)) from None
     sender = digits(phone)
     return wa_id, sender if len(sender) > 10 else wa_id
+
+
+def _to(call: Call) -> str:
+    return str(call.body.get("to", "")).removeprefix("+")
 
 
 def digits(text: str) -> str:

@@ -34,13 +34,15 @@ async def run_chat(
     phone: str = DEFAULT_PHONE,
     url: str | None = None,
     listen: str | None = None,
+    admin: bool = False,
     stdin: TextIO,
     console: Console | None = None,
 ) -> int:
-    """Read the customer's lines from `stdin` and print the bot's replies until EOF or salir."""
+    """Read the person's lines from `stdin` and print the bot's replies until EOF or salir.
+    With `admin`, the person is the shop's admin, and `cliente: …` speaks as the customer."""
     out = console or Console(soft_wrap=True, highlight=False)
     session = ChatSession(
-        settings, database_url, tenant=tenant, phone=phone, url=url, listen=listen
+        settings, database_url, tenant=tenant, phone=phone, url=url, listen=listen, admin=admin
     )
     async with session as chat:
         for note in chat.provisioned:
@@ -69,11 +71,21 @@ async def run_chat(
                 continue
             if replies is not None:
                 _show(out, chat.shop.name, replies)
+                for wa_id, body in chat.others:
+                    _show(out, f"{chat.shop.name} → {_pretty(wa_id)}", [body])
     return 0
 
 
 def banner(chat: ChatSession) -> str:
     """One paragraph: who is talking to whom and how to answer."""
+    if chat.admin:
+        return (
+            f"Panel de {chat.shop.name} por WhatsApp: escribes como su administrador "
+            f"({_pretty(chat.wa_id)}): «hola» para el menú, «pedidos», «pedido 1 en camino»… "
+            "Escribe «cliente: hola» para hablar como el cliente "
+            f"({_pretty(chat.customer_wa_id)}); lo que el bot le manda a cada uno aparece con su "
+            "número. «salir» para terminar."
+        )
     return (
         f"Chat de prueba con {chat.shop.name} ({_pretty(chat.shop.display_phone)}): escribes "
         f"como un cliente ({_pretty(chat.wa_id)}). Cuando el bot muestre opciones, elige una "
@@ -83,6 +95,8 @@ def banner(chat: ChatSession) -> str:
 
 
 async def _act(chat: ChatSession, line: str, out: Console) -> list[dict[str, Any]] | None:
+    if chat.admin and line.lower().startswith(("cliente:", "c:")):
+        return await chat.send_text(line.split(":", 1)[1].strip() or "hola", as_customer=True)
     keyword, _, rest = line.partition(" ")
     keyword = keyword.lower()
     if keyword in ("ubicacion", "ubicación"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, select
 
+from chatcentral.db.migrations import current_tenant_revision, head_revision, upgrade_tenant
 from chatcentral.models.central import Tenant
 from chatcentral.resources import resource_dir
 from chatcentral.tenancy.catalog import read_catalog
@@ -32,12 +33,23 @@ DEMO_TENANTS = (
 
 
 def ensure_demo_tenants(engine: Engine) -> list[str]:
-    """Provision each demo shop that does not exist yet; say what was done."""
+    """Provision each demo shop that does not exist yet, and bring those that do to the
+    code's schema (a developer who pulled a migration should not meet 503s); say what was
+    done."""
     with engine.connect() as conn:
-        existing = set(conn.execute(select(Tenant.slug)).scalars())
+        existing = {
+            row.slug: row.schema_name
+            for row in conn.execute(select(Tenant.slug, Tenant.schema_name))
+        }
     done = []
+    head = head_revision("tenant")
     for spec in DEMO_TENANTS:
         if spec.slug in existing:
+            with engine.begin() as conn:
+                schema = existing[spec.slug]
+                if current_tenant_revision(conn, schema) != head:
+                    upgrade_tenant(conn, schema)
+                    done.append(f"migrated demo shop {spec.slug} to {head}")
             continue
         catalog = read_catalog(resource_dir("flows") / "catalogs" / f"{spec.flow}.csv")
         made = provision_tenant(engine, spec, catalog, actor="demo")
