@@ -231,3 +231,12 @@ def test_the_handoff_answer_gives_the_hours_and_the_next_opening() -> None:
     said = text_of(decision.replies)
     assert "Ahora estamos cerrados" in said and "lun–sáb 09:00–18:00" in said
     assert "el lunes 30 de noviembre a las 09:00" in said
+
+
+@pytest.mark.parametrize("state", [MAIN_MENU, "entering_notes", NEW, EXPIRED])
+def test_the_reminders_stop_button_turns_them_off(state: str) -> None:
+    tap = Event(REPLY, text="No más recordatorios", reply_id="reminders:stop")
+    context = with_cart() if state != EXPIRED else Context(previous_state=MAIN_MENU)
+    decision = decide(shop("water_delivery"), state, context, tap, history(REFILL))
+    assert decision.effects == [SetReminders(opt_out=True)]
+    assert "ya no te enviaremos recordatorios" in text_of(decision.replies)

@@ -87,6 +87,8 @@ RESUME_REMINDERS_WORDS = frozenset(
 # path of a flow that offers "¿Lo de siempre?" (as if "Sí, lo de siempre" were tapped).
 REPEAT_USUAL = "repeat:usual"
 OFFERING_USUAL = "offering_usual"
+# The payload of the reminder's "No más recordatorios" button.
+STOP_REMINDERS = "reminders:stop"
 # Leaving these states never asks "¿descartar tu pedido?".
 _CALM_STATES = {MAIN_MENU, HANDOFF, "checking_status", "listing_orders", "offering_agent"}
 
@@ -148,6 +150,8 @@ class Conversation(Actions, Conditions):
             self._catalog_cart(event)
         elif event.reply_id == REPEAT_USUAL and self._repeat_usual():
             return
+        elif event.reply_id == STOP_REMINDERS:
+            self._set_reminders(opt_out=True)
         elif not self._global_command(event):
             self._answer(event)
 
@@ -156,6 +160,10 @@ class Conversation(Actions, Conditions):
         person, the usual order from a reminder, reminders off or on."""
         if event.reply_id == REPEAT_USUAL:
             return self._repeat_usual()
+        if event.reply_id == STOP_REMINDERS:
+            self.state = MAIN_MENU
+            self._set_reminders(opt_out=True)
+            return True
         typed = _command(event.text) if event.kind == TEXT and event.text else ""
         if typed in AGENT_WORDS or typed in STOP_REMINDERS_WORDS or typed in RESUME_REMINDERS_WORDS:
             self.state = MAIN_MENU
@@ -291,10 +299,7 @@ class Conversation(Actions, Conditions):
             self._ask_agent()
             return True
         if typed in STOP_REMINDERS_WORDS or typed in RESUME_REMINDERS_WORDS:
-            opt_out = typed in STOP_REMINDERS_WORDS
-            self.effects.append(SetReminders(opt_out=opt_out))
-            self.say("reminders.stopped" if opt_out else "reminders.resumed")
-            self.render()
+            self._set_reminders(opt_out=typed in STOP_REMINDERS_WORDS)
             return True
         if typed in _MENU_WORDS or (typed in _GREETINGS and self.state != MAIN_MENU):
             self.context["misses"] = 0
@@ -324,6 +329,12 @@ class Conversation(Actions, Conditions):
         self.context["misses"] = 0
         self.effects.append(OpenHandoff(reason=reason))
         self.enter(HANDOFF)
+
+    def _set_reminders(self, *, opt_out: bool) -> None:
+        """Reminders off or on, confirmed; the customer stays where they were."""
+        self.effects.append(SetReminders(opt_out=opt_out))
+        self.say("reminders.stopped" if opt_out else "reminders.resumed")
+        self.render()
 
     def _repeat_usual(self) -> bool:
         """The reminder's "Pedir lo de siempre": the flow's "Sí, lo de siempre" path.
