@@ -20,6 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from chatcentral.simulator.fake_cloud import Call
 from drills.customers import Customer, Shop
 
+# Outbox kinds matched call by call: replies to customers and news for the shop's admins.
+_REPLY_KINDS = ("message", "notification")
+
 
 @dataclass
 class Audit:
@@ -30,7 +33,7 @@ class Audit:
     unhandled: int = 0  # central.unhandled_updates rows for the drilled shops
     orders_expected: int = 0
     orders_created: int = 0
-    replies_expected: int = 0  # outbox rows of kind 'message'
+    replies_expected: int = 0  # outbox rows of kind 'message' or 'notification'
     replies_sent: int = 0  # accepted by the fake Cloud API, matched in order
     reply_repeats: int = 0
     out_of_order: int = 0
@@ -138,7 +141,7 @@ def _check_replies(
 ) -> None:
     queued: dict[tuple[str, str], list[str]] = defaultdict(list)
     for row in outbox:
-        if row.kind == "message":
+        if row.kind in _REPLY_KINDS:
             queued[numbers[row.tenant_id], _addressee(row.payload)].append(_canonical(row.payload))
     result.replies_expected = sum(len(bodies) for bodies in queued.values())
     received: dict[tuple[str, str], list[str]] = defaultdict(list)

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 from sqlalchemy import Engine
 
@@ -23,6 +23,8 @@ from chatcentral.conversation.flow import flow_files
 from chatcentral.db.server import DatabaseTarget, resolve_database
 
 log = logging.getLogger("chatcentral")
+
+T = TypeVar("T")
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
@@ -128,6 +130,9 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="VAR",
         help="read the shop's own Graph API token from this environment variable",
     )
+    create.add_argument(
+        "--waba-id", help="the shop's WhatsApp Business Account id (for its message templates)"
+    )
     create.set_defaults(handler=_cmd_tenant_create)
 
     listing = tenant_commands.add_parser("list", help="list shops")
@@ -149,6 +154,7 @@ def _build_parser() -> argparse.ArgumentParser:
     admin_list.add_argument("slug")
     admin_list.set_defaults(handler=_cmd_tenant_admin_list)
 
+    _add_template_commands(commands, tenant_commands)
     _add_hours_commands(tenant_commands)
     return parser
 
@@ -477,6 +483,7 @@ def _cmd_tenant_create(args: argparse.Namespace) -> int:
         plan=args.plan,
         timezone=args.timezone,
         access_token=token,
+        waba_id=args.waba_id,
     )
     with _admin_engine(settings) as engine:
         try:
@@ -557,6 +564,86 @@ def _cmd_tenant_admin_list(args: argparse.Namespace) -> int:
             raise CliError(str(exc)) from None
     print("\n".join(phones))
     return 0
+
+
+# --- message templates in the shop's WhatsApp Business Account -----------------------------
+
+
+def _add_template_commands(
+    commands: argparse._SubParsersAction[_Parser],
+    tenant_commands: argparse._SubParsersAction[_Parser],
+) -> None:
+    change = tenant_commands.add_parser("set", help="change a shop's registry fields")
+    change.add_argument("slug")
+    change.add_argument(
+        "--waba-id",
+        required=True,
+        help="the shop's WhatsApp Business Account id (for its message templates)",
+    )
+    change.set_defaults(handler=_cmd_tenant_set)
+
+    templates = commands.add_parser(
+        "templates", help="message templates in a shop's WhatsApp Business Account"
+    )
+    template_commands = templates.add_subparsers(title="templates commands", parser_class=_Parser)
+    sync = template_commands.add_parser(
+        "sync", help="submit every shipped template (flows/templates/) for Meta's review"
+    )
+    sync.add_argument("slug")
+    sync.set_defaults(handler=_cmd_templates_sync)
+    status = template_commands.add_parser(
+        "status", help="each template's review status (APPROVED, PENDING, REJECTED)"
+    )
+    status.add_argument("slug")
+    status.set_defaults(handler=_cmd_templates_status)
+
+
+def _cmd_tenant_set(args: argparse.Namespace) -> int:
+    from chatcentral.tenancy.registry import UnknownTenant
+    from chatcentral.tenancy.waba import InvalidWabaId, set_waba_id
+
+    with _admin_engine(get_settings()) as engine:
+        try:
+            before = set_waba_id(engine, args.slug, args.waba_id)
+        except (UnknownTenant, InvalidWabaId) as exc:
+            raise CliError(str(exc)) from None
+    was = f" (was {before})" if before and before != args.waba_id.strip() else ""
+    print(f"tenant {args.slug}: WABA id {args.waba_id.strip()}{was}")
+    return 0
+
+
+def _cmd_templates_sync(args: argparse.Namespace) -> int:
+    from chatcentral.notifications.waba import sync_templates
+
+    results = _templates_call(sync_templates, args.slug)
+    for result in results:
+        line = f"{result.outcome:<9} {result.name} ({result.language}): {result.detail}"
+        print(line, file=sys.stdout if result.ok else sys.stderr)
+    return 0 if all(result.ok for result in results) else EXIT_FAILED
+
+
+def _cmd_templates_status(args: argparse.Namespace) -> int:
+    from chatcentral.notifications.waba import template_statuses
+
+    for result in _templates_call(template_statuses, args.slug):
+        detail = f"\t{result.detail}" if result.detail else ""
+        print(f"{result.name}\t{result.language}\t{result.status}{detail}")
+    return 0
+
+
+def _templates_call(call: Callable[..., list[T]], slug: str) -> list[T]:
+    from chatcentral.notifications.waba import NotConfigured
+    from chatcentral.tenancy.registry import UnknownTenant
+    from chatcentral.whatsapp.templates_api import TemplateApiError
+
+    settings = get_settings()
+    with _admin_engine(settings) as engine:
+        try:
+            return call(engine, settings, slug)
+        except (UnknownTenant, NotConfigured) as exc:
+            raise CliError(str(exc)) from None
+        except TemplateApiError as exc:
+            raise CliError(f"Graph API: {exc}") from None
 
 
 if __name__ == "__main__":

@@ -46,3 +46,16 @@ DISPATCHER_RESTARTS = Counter(
     "chatcentral_dispatcher_restarts_total",
     "Times the supervisor restarted a dispatcher that had ended or raised",
 )
+
+# The shop's side: news for a shop's admins (notifications/), the 24-hour window.
+NOTIFICATIONS_FAILED = Counter(
+    "chatcentral_notifications_failed_total",
+    "News for a shop's admin (kind 'notification') that failed for good; the admin is "
+    "told on their next message (staff.undelivered)",
+    ["code"],
+)
+OUTBOX_TEMPLATE_FALLBACKS = Counter(
+    "chatcentral_outbox_template_fallbacks_total",
+    "Sends refused for a closed 24-hour window (131047) and sent again at once as their template",
+    ["kind"],
+)

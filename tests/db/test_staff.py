@@ -117,6 +117,8 @@ async def test_forbidden_moves_and_unknown_orders_get_a_clear_answer(
     assert rows(sync_engine, "SELECT count(*) FROM tenant_agua.orders") == [(2,)]
 
     admin = Customer(client, sync_engine, "1110001", wa_id=ADMIN, name="Doña Mary")
+    # The news of each new order reached her first (both shops have her phone as admin).
+    assert {message["type"] for message in admin.arrivals()} == {"template"}
     await admin.says("pedido 2")
     assert admin.text_of_last() == "No encontré el pedido #2 en esta tienda."
     await admin.says("123 entregado")
@@ -147,6 +149,8 @@ async def test_two_admins_at_once_one_wins_the_other_is_told(
     await pickup_order(Customer(client, sync_engine, "1110001"))
     mary = Customer(client, sync_engine, "1110001", wa_id=ADMIN, name="Mary")
     pepe = Customer(client, sync_engine, "1110001", wa_id=OTHER_ADMIN, name="Pepe")
+    for admin in (mary, pepe):  # the news of the order reached both first
+        assert [message["type"] for message in admin.arrivals()] == ["template"]
     await asyncio.gather(mary.says("pedido 1 en camino"), pepe.says("cancelar 1"))
     answers = sorted([mary.text_of_last(), pepe.text_of_last()])
     history = rows(sync_engine, "SELECT count(*) FROM tenant_tienda.order_history")

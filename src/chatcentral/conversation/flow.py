@@ -93,6 +93,14 @@ class Location(_Strict):
     longitude: float
 
 
+class TemplateChoice(_Strict):
+    """A shop's own name or language for a shipped message template (the copy approved
+    in the shop's WhatsApp Business Account); unset fields keep the shipped ones."""
+
+    name: str | None = Field(default=None, pattern=r"^[a-z0-9_]{1,512}$")
+    language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$")
+
+
 class Settings(_Strict):
     """What a shop may change without touching code."""
 
@@ -110,6 +118,8 @@ class Settings(_Strict):
     refill_marker: str | None = None
     max_quantity: Decimal = Decimal("50")
     browse_by_category: bool = True
+    # Templates by shipped key (`flows/templates/<key>.yaml`), e.g. {"nuevo_pedido": {...}}.
+    templates: dict[str, TemplateChoice] = Field(default_factory=dict)
 
 
 class FlowSpec(_Strict):

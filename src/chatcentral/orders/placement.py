@@ -3,8 +3,9 @@
 What may have changed since the customer chose (availability, stock, prices, the minimum)
 is re-checked with the products locked; when something did, nothing is written and the
 customer hears why (`OrderRejected`). A placed order gets its items, its first history
-row, its stock taken, the customer's jugs counted, and a notification for the shop's
-staff recorded durably in the same transaction.
+row, its stock taken, the customer's jugs counted, and the news for the shop's admins
+(a `notifications` row and one outbox row per admin, `notifications/notify.py`) recorded
+durably in the same transaction.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from chatcentral.models.tenant import (
     Product,
     StatusCode,
 )
+from chatcentral.notifications import notify
+from chatcentral.notifications.new_order import OrderNotice
 
 _LOCK_PRODUCTS = (
     select(Product.id, Product.name, Product.price, Product.stock, Product.active, Product.unit)
@@ -126,13 +129,54 @@ async def place_order(
             .where(Customer.id == customer_id)
             .values(jugs_held=func.greatest(Customer.jugs_held + jugs, 0))
         )
-    await conn.execute(
-        insert(Notification).values(
-            kind="order.created",
-            payload={"order_id": order_id, "customer_id": customer_id, "total": str(total)},
+    admins = len(notify.admin_recipients(shop))
+    notification_id = (
+        await conn.execute(
+            insert(Notification)
+            .values(
+                kind="order.created",
+                payload={
+                    "order_id": order_id,
+                    "customer_id": customer_id,
+                    "total": str(total),
+                    "admins": admins,  # delivered once this many sends went out
+                },
+            )
+            .returning(Notification.id)
         )
-    )
+    ).scalar_one()
+    notice = await _notice(conn, customer_id, order_id, order, total)
+    await notify.notify_new_order(conn, shop, notification_id, notice)
     return OrderPlaced(order_id=order_id, total=total)
+
+
+async def _notice(
+    conn: AsyncConnection, customer_id: int, order_id: int, order: PlaceOrder, total: Decimal
+) -> OrderNotice:
+    """The placed order as the shop's admins are told about it."""
+    customer = (
+        await conn.execute(select(Customer.name, Customer.wa_id).where(Customer.id == customer_id))
+    ).one()
+    address = order.address or {}
+    latitude, longitude = address.get("latitude"), address.get("longitude")
+    return OrderNotice(
+        order_id=order_id,
+        customer_name=customer.name,
+        customer_phone=f"+{customer.wa_id}" if customer.wa_id else None,
+        lines=tuple(order.lines),
+        delivery_fee=order.delivery_fee,
+        deposit=order.deposit,
+        total=total,
+        fulfillment=order.fulfillment,
+        address_text=address.get("text") if order.fulfillment == "delivery" else None,
+        latitude=float(latitude) if latitude is not None else None,
+        longitude=float(longitude) if longitude is not None else None,
+        slot=order.slot,
+        payment_method=order.payment_method,
+        cash_tendered=order.cash_tendered,
+        receipt_received=order.receipt_media_id is not None,
+        notes=order.notes,
+    )
 
 
 def _changes_since_chosen(

@@ -28,6 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Integer, Text, bindparam, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from chatcentral.config import ConfigError, Settings
@@ -35,16 +36,26 @@ from chatcentral.db.engine import TenantBinder
 from chatcentral.db.errors import database_trouble
 from chatcentral.metrics import (
     DISPATCHER_ERRORS,
+    NOTIFICATIONS_FAILED,
     OUTBOX_FAILED,
     OUTBOX_RETRIES,
     OUTBOX_SEND_SECONDS,
     OUTBOX_SENT,
+    OUTBOX_TEMPLATE_FALLBACKS,
 )
 from chatcentral.models.central import AuditLog
 from chatcentral.models.tenant import Message, MessageStatus, Notification
+from chatcentral.notifications import delivery
+from chatcentral.notifications.notify import KIND as NOTIFICATION
 from chatcentral.outbox.statuses import rank_of
 from chatcentral.tenancy.secrets import token_for
-from chatcentral.whatsapp.graph import GraphClient, SendFailure, SendResult, Verdict
+from chatcentral.whatsapp.graph import (
+    WINDOW_CLOSED,
+    GraphClient,
+    SendFailure,
+    SendResult,
+    Verdict,
+)
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +88,8 @@ _CLAIM = text(
     FROM due, central.tenants t
     WHERE o.id = due.id AND t.id = o.tenant_id
     RETURNING o.id, o.tenant_id, o.kind, o.recipient, o.payload, o.message_id, o.attempts,
-              t.schema_name, t.phone_number_id, t.access_token_encrypted, t.slug, o.due_at
+              t.schema_name, t.phone_number_id, t.access_token_encrypted, t.slug, o.due_at,
+              o.fallback
     """
 )
 # The three ways a send ends. Each only touches a row still pending under the lease that
@@ -101,6 +113,17 @@ _MARK_FAILED = text(
     UPDATE central.outbox
     SET status = 'failed', attempts = attempts + 1, last_error = :error, error_code = :code
     WHERE id = :id AND status = 'pending' AND due_at = :lease RETURNING id
+    """
+)
+# Meta refused the payload for a closed 24-hour window (131047): its fallback (the same
+# news as a template) takes its place, due at once; not an attempt, the row goes on.
+_SWAP_FALLBACK = text(
+    """
+    UPDATE central.outbox
+    SET payload = fallback, fallback = NULL, due_at = now(), last_error = :error,
+        error_code = :code
+    WHERE id = :id AND status = 'pending' AND due_at = :lease AND fallback IS NOT NULL
+    RETURNING id
     """
 )
 _CANCEL_NEXT_MARK_READ = text(
@@ -133,6 +156,15 @@ _MESSAGE_ACCEPTED = (
         ),
     )
 )
+_MESSAGE_REPLACED = (
+    update(Message)
+    .where(Message.id == bindparam("out_id"))
+    .values(
+        type=bindparam("out_type", type_=Text),
+        body=bindparam("out_body", type_=JSONB),
+        status_updated_at=func.now(),
+    )
+)
 _MESSAGE_FAILED = (
     update(Message)
     .where(Message.id == bindparam("out_id"))
@@ -153,6 +185,17 @@ _PURGE = text(
     """
 )
 PURGE_EVERY_S = 3600.0
+# A Cloud API body's envelope: what is not the message itself.
+_ENVELOPE_KEYS = frozenset(
+    {
+        "messaging_product",
+        "recipient_type",
+        "to",
+        "recipient",
+        "context",
+        "biz_opaque_callback_data",
+    }
+)
 _NEXT_DUE = text(
     "SELECT EXTRACT(EPOCH FROM min(due_at) - now()) FROM central.outbox WHERE status = 'pending'"
 )
@@ -200,6 +243,7 @@ class Claimed:
     token_encrypted: bytes | None
     slug: str
     leased_until: datetime  # the row's due_at as claimed: the fence for its outcome
+    fallback: dict[str, Any] | None = None  # sent instead on 131047 (a closed window)
 
 
 @dataclass(frozen=True)
@@ -210,9 +254,11 @@ class Outcome:
     wamid: str | None = None
     failure: SendFailure | None = None
     retry_in: float | None = None  # seconds; None with a failure means failed for good
+    fallback: bool = False  # refused for a closed window: send the row's fallback now
 
 
 FailureHook = Callable[[AsyncConnection, Claimed, SendFailure], Awaitable[None]]
+SentHook = Callable[[AsyncConnection, Claimed], Awaitable[None]]
 
 
 async def audit_failure(conn: AsyncConnection, row: Claimed, failure: SendFailure) -> None:
@@ -263,6 +309,7 @@ class Dispatcher:
         batch_size: int = 32,
         lease_s: float = LEASE_S,
         failure_hooks: list[FailureHook] | None = None,
+        sent_hooks: list[SentHook] | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self._engine = engine
@@ -272,8 +319,11 @@ class Dispatcher:
         self._lease_s = lease_s
         self._send_deadline_s = lease_s / 2
         self._hooks = (
-            failure_hooks if failure_hooks is not None else [audit_failure, notify_shop_admins]
+            failure_hooks
+            if failure_hooks is not None
+            else [audit_failure, notify_shop_admins, delivery.count_undelivered]
         )
+        self._sent_hooks = sent_hooks if sent_hooks is not None else [delivery.count_sent]
         self._rng = rng or random.Random()
         self._wake = asyncio.Event()
 
@@ -409,9 +459,23 @@ class Dispatcher:
             OUTBOX_SENT.labels(kind=row.kind).inc()
             return Outcome(wamid=result.wamid)
         failure = result.failure
+        if failure.code == WINDOW_CLOSED and row.fallback is not None:
+            OUTBOX_TEMPLATE_FALLBACKS.labels(kind=row.kind).inc()
+            log.info(
+                "shop %s: outbox %d (%s) to %s refused, 24-hour window closed (131047); "
+                "sending its template instead",
+                row.slug,
+                row.id,
+                row.kind,
+                row.recipient,
+            )
+            return Outcome(failure=failure, fallback=True)
         attempts = row.attempts + 1
         if failure.verdict is Verdict.PERMANENT or attempts >= MAX_ATTEMPTS:
-            OUTBOX_FAILED.labels(code=str(failure.code or failure.http_status or "none")).inc()
+            code = str(failure.code or failure.http_status or "none")
+            OUTBOX_FAILED.labels(code=code).inc()
+            if row.kind == NOTIFICATION:
+                NOTIFICATIONS_FAILED.labels(code=code).inc()
             log.error(
                 "shop %s: outbox %d (%s) failed for good after %d attempt(s): code %s, %s",
                 row.slug,
@@ -440,10 +504,19 @@ class Dispatcher:
         if failure is None:
             if (await conn.execute(_MARK_SENT, fence)).first() is not None:
                 await self._message_accepted(conn, row, outcome.wamid)
+                for sent_hook in self._sent_hooks:
+                    await sent_hook(conn, row)
             else:
                 self._superseded(row)
             return
         details = {**fence, "error": failure.reason, "code": failure.code}
+        if outcome.fallback:
+            if (await conn.execute(_SWAP_FALLBACK, details)).first() is None:
+                self._superseded(row)
+                return
+            await self._message_replaced(conn, row)
+            self._wake.set()  # due now: the next round sends it
+            return
         if outcome.retry_in is not None:
             if (await conn.execute(_MARK_RETRY, {**details, "delay": outcome.retry_in})).first():
                 return
@@ -488,6 +561,21 @@ class Dispatcher:
             return
         tenant_conn = await TenantBinder.bind(conn, row.schema)
         await tenant_conn.execute(_MESSAGE_ACCEPTED, {"out_id": row.message_id, "out_wamid": wamid})
+
+    async def _message_replaced(self, conn: AsyncConnection, row: Claimed) -> None:
+        """The message row now records what is sent instead (the template)."""
+        if row.message_id is None or row.fallback is None:
+            return
+        message = {k: v for k, v in row.fallback.items() if k not in _ENVELOPE_KEYS}
+        tenant_conn = await TenantBinder.bind(conn, row.schema)
+        await tenant_conn.execute(
+            _MESSAGE_REPLACED,
+            {
+                "out_id": row.message_id,
+                "out_type": str(message.get("type", "unknown")),
+                "out_body": message,
+            },
+        )
 
     @staticmethod
     def _superseded(row: Claimed) -> None:

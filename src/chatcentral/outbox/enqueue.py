@@ -41,6 +41,19 @@ _QUEUE_REPLY = pg_insert(Outbox).from_select(
         _reply.c.id,
     ),
 )
+# The same for a message of any kind (news for the shop's staff, say), with the call to
+# make instead if Meta refuses it for a closed 24-hour window (131047).
+_QUEUE_MESSAGE = pg_insert(Outbox).from_select(
+    ["tenant_id", "kind", "recipient", "payload", "fallback", "message_id"],
+    select(
+        bindparam("tenant_id", type_=Integer),
+        bindparam("kind", type_=Text),
+        bindparam("recipient", type_=Text),
+        bindparam("payload", type_=JSONB),
+        bindparam("fallback", type_=JSONB(none_as_null=True)),
+        _reply.c.id,
+    ),
+)
 _QUEUE_CALL = pg_insert(Outbox).values(
     tenant_id=bindparam("tenant_id", type_=Integer),
     kind=bindparam("kind", type_=Text),
@@ -75,3 +88,29 @@ async def queue_call(
     """Queue a Graph API call that has no message row (mark-read, typing indicator)."""
     params = {"tenant_id": tenant_id, "kind": kind, "recipient": recipient, "payload": payload}
     await conn.execute(_QUEUE_CALL, params)
+
+
+async def queue_message(
+    conn: AsyncConnection,
+    tenant_id: int,
+    kind: str,
+    recipient: str,
+    message: dict[str, Any],
+    payload: dict[str, Any],
+    *,
+    customer_id: int | None = None,
+    fallback: dict[str, Any] | None = None,
+) -> None:
+    """Record an outbound message (to a customer or not) and queue its send as `kind`;
+    `fallback` is the full call the dispatcher makes instead if Meta answers 131047."""
+    params = {
+        "tenant_id": tenant_id,
+        "kind": kind,
+        "customer_id": customer_id,
+        "recipient": recipient,
+        "type": message.get("type", "unknown"),
+        "body": message,
+        "payload": payload,
+        "fallback": fallback,
+    }
+    await conn.execute(_QUEUE_MESSAGE, params)

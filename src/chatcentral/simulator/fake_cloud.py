@@ -1,4 +1,5 @@
-"""A loopback stand-in for the Graph API's `/{version}/{phone_number_id}/messages`.
+"""A loopback stand-in for the Graph API's `/{version}/{phone_number_id}/messages` (and a
+WhatsApp Business Account's `/{version}/{waba_id}/message_templates`).
 
 It answers like Meta (a `wamid` per accepted message, `{"success": true}` for mark-read),
 records every call, and can be told to misbehave the way the real API does: fail the next
@@ -85,9 +86,17 @@ class FakeCloud:
         self._thread: threading.Thread | None = None
         self._stopping = False
         self.base_url = ""
+        # Message templates by (waba_id, name, language), as Meta keeps them per account.
+        self._templates: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.template_calls: list[tuple[str, str, str]] = []  # (method, waba_id, authorization)
         self.app = Starlette(
             routes=[
-                Route("/{version}/{phone_number_id}/messages", self._messages, methods=["POST"])
+                Route("/{version}/{phone_number_id}/messages", self._messages, methods=["POST"]),
+                Route(
+                    "/{version}/{waba_id}/message_templates",
+                    self._message_templates,
+                    methods=["GET", "POST"],
+                ),
             ]
         )
 
@@ -144,6 +153,71 @@ class FakeCloud:
                     raise TimeoutError(f"fake Cloud API saw {len(self._calls)} of {count} calls")
                 self._changed.wait(left)
             return list(self._calls)
+
+    # --- Message templates ---------------------------------------------------------------------
+
+    def templates(self, waba_id: str | None = None) -> list[dict[str, Any]]:
+        """The templates submitted (to one account, or to any), as Meta stores them."""
+        with self._changed:
+            return [
+                dict(t) for (waba, _, _), t in self._templates.items() if waba_id in (None, waba)
+            ]
+
+    def review(self, name: str, status: str, *, reason: str | None = None) -> None:
+        """Meta's review: every language of template `name` gets `status` (APPROVED, …)."""
+        with self._changed:
+            for (_, template_name, _), template in self._templates.items():
+                if template_name == name:
+                    template["status"] = status
+                    template["rejected_reason"] = reason or "NONE"
+
+    async def _message_templates(self, request: Request) -> Response:
+        waba_id = request.path_params["waba_id"]
+        authorization = request.headers.get("authorization", "")
+        with self._changed:
+            self.template_calls.append((request.method, waba_id, authorization))
+        if not authorization.startswith("Bearer "):
+            return _graph_error(401, 190, "Invalid OAuth access token")
+        if request.method == "GET":
+            name = request.query_params.get("name")
+            with self._changed:
+                data = [
+                    {key: t[key] for key in ("name", "language", "status", "category", "id")}
+                    | {"rejected_reason": t["rejected_reason"]}
+                    for (waba, template_name, _), t in self._templates.items()
+                    if waba == waba_id and (name is None or name in template_name)
+                ]
+            return JSONResponse({"data": data, "paging": {"cursors": {}}})
+        body = await request.json()
+        name, language = body.get("name"), body.get("language")
+        if not isinstance(name, str) or not isinstance(language, str):
+            return _graph_error(400, 100, "(#100) The parameter name is required")
+        if body.get("category") not in {"UTILITY", "MARKETING", "AUTHENTICATION"}:
+            return _graph_error(400, 100, "(#100) Invalid parameter: category")
+        if not isinstance(body.get("components"), list):
+            return _graph_error(400, 100, "(#100) The parameter components is required")
+        with self._changed:
+            if (waba_id, name, language) in self._templates:
+                return _graph_error(
+                    400,
+                    100,
+                    "Invalid parameter",
+                    subcode=2388024,
+                    user_msg="Content in this language already exists",
+                )
+            template = {
+                "id": str(1_000_000 + len(self._templates)),
+                "name": name,
+                "language": language,
+                "category": body["category"],
+                "components": body["components"],
+                "status": "PENDING",
+                "rejected_reason": "NONE",
+            }
+            self._templates[waba_id, name, language] = template
+        return JSONResponse(
+            {"id": template["id"], "status": "PENDING", "category": body["category"]}
+        )
 
     # --- The endpoint --------------------------------------------------------------------------
 
@@ -284,3 +358,14 @@ class FakeCloud:
         if self._server is not None and self._thread is not None:
             self._server.should_exit = True
             self._thread.join(timeout=10)
+
+
+def _graph_error(
+    status: int, code: int, message: str, *, subcode: int | None = None, user_msg: str | None = None
+) -> JSONResponse:
+    error: dict[str, Any] = {"message": message, "type": "OAuthException", "code": code}
+    if subcode is not None:
+        error["error_subcode"] = subcode
+    if user_msg is not None:
+        error["error_user_msg"] = user_msg
+    return JSONResponse({"error": error}, status_code=status)

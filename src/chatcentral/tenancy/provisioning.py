@@ -25,6 +25,7 @@ from chatcentral.tenancy.catalog import CatalogItem
 from chatcentral.tenancy.naming import InvalidSlug, quoted_schema, schema_for
 from chatcentral.tenancy.registry import announce_change
 from chatcentral.tenancy.secrets import encrypt_token
+from chatcentral.tenancy.waba import InvalidWabaId, check_waba_id
 
 PLANS = ("basic", "complete", "premium")
 _PHONE_NUMBER_ID = re.compile(r"^\d{5,32}$")
@@ -51,6 +52,7 @@ class TenantSpec:
     timezone: str = "America/Mexico_City"
     access_token: str | None = None
     settings: dict[str, Any] = field(default_factory=dict)
+    waba_id: str | None = None  # WhatsApp Business Account (message templates)
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,10 @@ def validate_spec(spec: TenantSpec) -> TenantSpec:
         ZoneInfo(spec.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise ProvisioningError(f"unknown timezone {spec.timezone!r}") from None
+    try:
+        waba_id = check_waba_id(spec.waba_id) if spec.waba_id is not None else None
+    except InvalidWabaId as exc:
+        raise ProvisioningError(str(exc)) from None
     return TenantSpec(
         slug=spec.slug,
         name=spec.name.strip(),
@@ -100,6 +106,7 @@ def validate_spec(spec: TenantSpec) -> TenantSpec:
         timezone=spec.timezone,
         access_token=spec.access_token,
         settings=spec.settings,
+        waba_id=waba_id,
     )
 
 
@@ -144,6 +151,7 @@ def provision_tenant(
                     business_hours=DEFAULT_BUSINESS_HOURS,
                     settings=spec.settings,
                     access_token_encrypted=token,
+                    waba_id=spec.waba_id,
                 )
                 .returning(Tenant.id)
             ).scalar_one()

@@ -22,6 +22,8 @@ class Verdict(enum.Enum):
 # Cloud API codes that succeed on a later try (whatsapp-cloud-api.md §8, §10).
 RETRYABLE_CODES = frozenset({130429, 131000, 131016, 131057, 4, 80007, 1, 2})
 PAIR_RATE_LIMIT = 131056
+# More than 24 hours since the recipient last wrote: only a template gets through (§9).
+WINDOW_CLOSED = 131047
 
 
 @dataclass(frozen=True)

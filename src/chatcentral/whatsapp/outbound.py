@@ -37,8 +37,11 @@ __all__ = [
     "ROW_ID_MAX",
     "ROW_TITLE_MAX",
     "SECTION_TITLE_MAX",
+    "TEMPLATE_BODY_MAX",
+    "TEMPLATE_BUTTON_TEXT_MAX",
     "TEMPLATE_LANGUAGE_RE",
     "TEMPLATE_NAME_RE",
+    "TEMPLATE_PARAM_SPACES_MAX",
     "TEMPLATE_QUICK_REPLIES_MAX",
     "TEXT_BODY_MAX",
     "Button",
@@ -52,6 +55,7 @@ __all__ = [
     "paginate",
     "reply_buttons",
     "template",
+    "template_param",
     "text",
     "validate",
 ]
@@ -76,6 +80,14 @@ LIST_BODY_MAX = 1024  # Meta's list page says 4096, its SDK docs 1024: use the s
 LOCATION_BODY_MAX = 1024
 CALLBACK_DATA_MAX = 512
 TEMPLATE_QUICK_REPLIES_MAX = 3
+# A template's body as the recipient reads it, parameters filled in (132005 "Translated
+# text too long" beyond it); also the longest body text a template may be created with.
+TEMPLATE_BODY_MAX = 1024
+TEMPLATE_BUTTON_TEXT_MAX = 25  # a quick-reply button's text, when the template is created
+# A body parameter may hold no new-line or tab and at most this many spaces in a row
+# (132000/132018 "Param text cannot have new-line/tab characters or more than 4
+# consecutive spaces").
+TEMPLATE_PARAM_SPACES_MAX = 4
 PHONE_DIGITS_MAX = 15  # E.164
 TEMPLATE_NAME_RE = re.compile(r"[a-z0-9_]{1,512}")  # used with fullmatch
 TEMPLATE_LANGUAGE_RE = re.compile(r"[a-z]{2,3}(_[A-Z]{2})?")  # "es", "es_MX"; fullmatch
@@ -191,6 +203,14 @@ def template(
     if components:
         body["components"] = components
     return _validated({"type": "template", "template": body})
+
+
+def template_param(value: str) -> str:
+    """`value` made acceptable as a template body parameter: line breaks become " · ",
+    tabs and runs of spaces one space, and the ends are trimmed. Empty stays empty (the
+    builder refuses it: give a placeholder such as "—")."""
+    lines = [" ".join(line.split()) for line in value.splitlines()]
+    return " · ".join(line for line in lines if line)
 
 
 def paginate(
@@ -559,7 +579,7 @@ def _check_template(message: Mapping[str, Any]) -> None:
             for param_item in parameters:
                 param = _mapping(param_item, "template body parameter")
                 if param.get("type") == "text":
-                    _require_text("template body parameter", param.get("text"))
+                    _check_template_param(param.get("text"))
         elif component.get("type") == "button" and component.get("sub_type") == "quick_reply":
             indexes.append(_check_quick_reply(component, parameters))
     if len(indexes) > TEMPLATE_QUICK_REPLIES_MAX:
@@ -568,6 +588,20 @@ def _check_template(message: Mapping[str, Any]) -> None:
             f"WhatsApp allows {TEMPLATE_QUICK_REPLIES_MAX}"
         )
     _check_unique("template quick reply index", indexes)
+
+
+def _check_template_param(value: object) -> None:
+    param = _require_text("template body parameter", value)
+    if "\n" in param or "\r" in param or "\t" in param:
+        raise OutboundError(
+            f"template body parameter {_shown(param)} has a line break or tab; "
+            "WhatsApp refuses them in parameters (use template_param())"
+        )
+    if " " * (TEMPLATE_PARAM_SPACES_MAX + 1) in param:
+        raise OutboundError(
+            f"template body parameter {_shown(param)} has more than "
+            f"{TEMPLATE_PARAM_SPACES_MAX} spaces in a row; WhatsApp refuses it"
+        )
 
 
 def _check_quick_reply(component: Mapping[str, Any], parameters: Sequence[Any]) -> str:
