@@ -21,6 +21,7 @@ from chatcentral.db.listener import OUTBOX_CHANNEL, TENANTS_CHANNEL, Listener
 from chatcentral.inbound.service import Clock, ConversationService, utc_now
 from chatcentral.outbox.dispatcher import Dispatcher
 from chatcentral.outbox.supervisor import Supervisor
+from chatcentral.reminders.job import ReminderJob
 from chatcentral.tenancy.directory import TenantDirectory
 from chatcentral.webhook.processor import WebhookProcessor
 from chatcentral.whatsapp.graph import GraphClient
@@ -83,6 +84,11 @@ async def services(
     listener.start()
     stop = asyncio.Event()
     task = running.supervisor.start(stop) if running.supervisor is not None else None
+    # Refill reminders: where the dispatcher runs, every few minutes (0 turns them off).
+    reminders = None
+    if running.supervisor is not None and settings.chatcentral_reminders_interval_s > 0:
+        job = ReminderJob(engine, settings.chatcentral_reminders_interval_s, clock)
+        reminders = job.start(stop)
     try:
         yield running
     finally:
@@ -90,6 +96,9 @@ async def services(
         if task is not None:
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(task, timeout=STOP_TIMEOUT_S)
+        if reminders is not None:
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(reminders, timeout=STOP_TIMEOUT_S)
         await listener.stop()
         await graph.aclose()
         if owned:

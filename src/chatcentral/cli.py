@@ -156,7 +156,60 @@ def _build_parser() -> argparse.ArgumentParser:
 
     _add_template_commands(commands, tenant_commands)
     _add_hours_commands(tenant_commands)
+    _add_reminders_command(commands)
     return parser
+
+
+# --- refill reminders (`reminders SLUG`) --------------------------------------------------
+
+
+def _add_reminders_command(commands: argparse._SubParsersAction[_Parser]) -> None:
+    reminders = commands.add_parser(
+        "reminders",
+        help="refill reminders of a shop: who is due and why (--dry-run), or send them now",
+        description=(
+            "Lists every customer of the shop who has ordered, whether a refill reminder "
+            "is due and why. Without --dry-run the due ones are queued now, as the "
+            "scheduled job would (only while the shop is open)."
+        ),
+    )
+    reminders.add_argument("slug")
+    reminders.add_argument("--dry-run", action="store_true", help="decide, send nothing")
+    reminders.set_defaults(handler=_cmd_reminders)
+
+
+def _cmd_reminders(args: argparse.Namespace) -> int:
+    import asyncio
+    from datetime import UTC, datetime
+
+    from chatcentral.db.engine import make_engine
+    from chatcentral.reminders.job import ShopReport, describe, load_shops, remind_shop
+
+    settings = get_settings()
+    with _admin_engine(settings) as engine:
+        url = engine.url.render_as_string(hide_password=False)
+
+    async def run() -> ShopReport:
+        async_engine = make_engine(url, settings)
+        try:
+            shops = await load_shops(async_engine, args.slug)
+            if not shops:
+                raise CliError(f"no tenant with slug {args.slug!r}")
+            now = datetime.now(UTC)
+            return await remind_shop(async_engine, shops[0], now, dry_run=args.dry_run)
+        finally:
+            await async_engine.dispose()
+
+    report = asyncio.run(run())
+    for line in describe(report):
+        print(line)
+    if args.dry_run:
+        print(f"{len(report.due) if report.enabled and report.open else 0} would be reminded")
+    elif report.busy:
+        print("another process is sending this shop's reminders right now; nothing sent")
+    else:
+        print(f"{len(report.sent)} reminder(s) queued")
+    return 0
 
 
 # --- business hours and holidays (`tenant hours`) -----------------------------------------

@@ -59,3 +59,10 @@ OUTBOX_TEMPLATE_FALLBACKS = Counter(
     "Sends refused for a closed 24-hour window (131047) and sent again at once as their template",
     ["kind"],
 )
+REMINDERS_SENT = Counter(
+    "chatcentral_reminders_sent_total", "Refill reminder templates queued for customers"
+)
+REMINDER_ERRORS = Counter(
+    "chatcentral_reminder_errors_total",
+    "Refill reminder passes (or one shop's part of a pass) that failed and were skipped",
+)

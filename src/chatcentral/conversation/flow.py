@@ -118,6 +118,9 @@ class Settings(_Strict):
     refill_marker: str | None = None
     max_quantity: Decimal = Decimal("50")
     browse_by_category: bool = True
+    # Refill reminders (`reminders/`): on for flows with a "¿Lo de siempre?" path that
+    # set it; a shop turns them off with {"refill_reminders": false}.
+    refill_reminders: bool = False
     # Templates by shipped key (`flows/templates/<key>.yaml`), e.g. {"nuevo_pedido": {...}}.
     templates: dict[str, TemplateChoice] = Field(default_factory=dict)
 
