@@ -112,13 +112,3 @@ async def test_a_closed_shop_takes_the_order_and_says_when_it_will_be_attended(
     assert "le aviso a una persona" in handoff
     assert "Ahora estamos cerrados. Nuestro horario: lun–dom 09:00–18:00." in handoff
     assert "Te responderemos en cuanto abramos: mañana a las 09:00." in handoff
-
-
-async def test_an_open_shop_says_nothing_about_hours(
-    app_client: Client, shops: dict[str, ProvisionedShop], sync_engine: Engine
-) -> None:
-    client, _ = app_client
-    ana = Customer(client, sync_engine, "1110001")
-    await ana.says("hola")
-    await ana.says("asesor")
-    assert "cerrados" not in ana.text_of_last()
