@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from chatcentral.config import Settings
 from chatcentral.db.engine import make_engine
 from chatcentral.db.listener import OUTBOX_CHANNEL, TENANTS_CHANNEL, Listener
+from chatcentral.handoffs import timeouts
 from chatcentral.inbound.service import Clock, ConversationService, utc_now
 from chatcentral.outbox.dispatcher import Dispatcher
 from chatcentral.outbox.supervisor import Supervisor
@@ -89,6 +90,13 @@ async def services(
     if running.supervisor is not None and settings.chatcentral_reminders_interval_s > 0:
         job = ReminderJob(engine, settings.chatcentral_reminders_interval_s, clock)
         reminders = job.start(stop)
+    # Handoffs nobody answered in time: where the dispatcher runs (0 turns it off).
+    handoff_timeouts = None
+    if running.supervisor is not None and settings.chatcentral_handoff_check_s > 0:
+        handoff_timeouts = asyncio.create_task(
+            timeouts.run(engine, stop, clock, settings.chatcentral_handoff_check_s),
+            name="handoff-timeouts",
+        )
     try:
         yield running
     finally:
@@ -96,6 +104,9 @@ async def services(
         if task is not None:
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(task, timeout=STOP_TIMEOUT_S)
+        if handoff_timeouts is not None:
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(handoff_timeouts, timeout=STOP_TIMEOUT_S)
         if reminders is not None:
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(reminders, timeout=STOP_TIMEOUT_S)

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     # /readyz answers 503 when a sendable outbox row has waited longer than this (seconds):
     # replies are not leaving. 0 turns the check off.
     chatcentral_ready_max_outbox_age_s: int = Field(default=60, ge=0)
+    # How often a sending process looks for customers nobody answered in a handoff
+    # (seconds; 0 turns it off).
+    chatcentral_handoff_check_s: float = Field(default=30.0, ge=0.0, le=3600.0)
     # Seconds between passes of the refill-reminder job (run where the outbox dispatcher
     # runs); 0 turns reminders off for this process.
     chatcentral_reminders_interval_s: int = Field(default=600, ge=0)

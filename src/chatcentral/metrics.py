@@ -46,6 +46,23 @@ DISPATCHER_RESTARTS = Counter(
     "chatcentral_dispatcher_restarts_total",
     "Times the supervisor restarted a dispatcher that had ended or raised",
 )
+HANDOFF_RELAYED = Counter(
+    "chatcentral_handoff_relayed_total",
+    "Customer messages relayed to the shop's staff during a handoff, by kind",
+    ["kind"],
+)
+HANDOFF_ANSWERS = Counter(
+    "chatcentral_handoff_answers_total", "Staff answers relayed to a customer in a handoff"
+)
+HANDOFF_TIMEOUTS = Counter(
+    "chatcentral_handoff_timeouts_total",
+    "Handoffs whose customer was told nobody answered in time",
+)
+MEDIA_TRANSFERS = Counter(
+    "chatcentral_media_transfers_total",
+    "Inbound media downloaded and uploaded again to be relayed, by outcome",
+    ["outcome"],
+)
 
 # The shop's side: news for a shop's admins (notifications/), the 24-hour window.
 NOTIFICATIONS_FAILED = Counter(

@@ -137,7 +137,8 @@ class Customer:
             rows = conn.execute(
                 text(
                     "SELECT id, payload FROM central.outbox WHERE recipient = :r "
-                    "AND kind IN ('message', 'notification') AND id > :seen ORDER BY id"
+                    "AND kind IN ('message', 'notification', 'relay_media') AND id > :seen "
+                    "ORDER BY id"
                 ),
                 {"r": self.recipient, "seen": self._seen},
             ).all()

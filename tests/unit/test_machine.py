@@ -6,7 +6,12 @@ from decimal import Decimal
 
 from chatcentral.conversation import cart
 from chatcentral.conversation.context import Context
-from chatcentral.conversation.effects import CloseHandoff, OrderPlaced, OrderRejected
+from chatcentral.conversation.effects import (
+    CloseHandoff,
+    OrderPlaced,
+    OrderRejected,
+    RelayToStaff,
+)
 from chatcentral.conversation.events import REACTION, REPLY, TEXT, Event
 from chatcentral.conversation.model import MAIN_MENU
 from tests.support.engine_kit import APPLES, RICE, conversation, said
@@ -74,12 +79,13 @@ def test_outcomes_fire_their_own_triggers() -> None:
     assert rejected.state == "reviewing_cart"
 
 
-def test_in_handoff_the_bot_is_quiet_until_menu() -> None:
+def test_in_handoff_the_bot_is_quiet_and_relays_until_menu() -> None:
     convo = conversation("handoff")
     convo.handle(typed("hola, ¿me ayudan?"))
-    assert convo.state == "handoff" and convo.replies == [] and convo.effects == []
+    assert convo.state == "handoff" and convo.replies == []
+    assert convo.effects == [RelayToStaff(typed("hola, ¿me ayudan?"))]
     convo.handle(typed("menu"))
-    assert convo.state == MAIN_MENU and convo.effects == [CloseHandoff()]
+    assert convo.state == MAIN_MENU and convo.effects[-1] == CloseHandoff()
 
 
 def test_reactions_change_nothing() -> None:

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from chatcentral.conversation.cart import Line
 from chatcentral.conversation.context import Address
+from chatcentral.conversation.events import Event
 
 
 @dataclass(frozen=True)
@@ -45,13 +46,21 @@ class CloseHandoff:
 
 
 @dataclass(frozen=True)
+class RelayToStaff:
+    """A customer in a handoff wrote: forward what they sent (text, pin, photo…) to the
+    shop's staff, as it is, under their name and the handoff's number."""
+
+    event: Event
+
+
+@dataclass(frozen=True)
 class SetReminders:
     """The customer turned refill reminders off ("no más recordatorios") or back on."""
 
     opt_out: bool
 
 
-Effect = PlaceOrder | OpenHandoff | CloseHandoff | SetReminders
+Effect = PlaceOrder | OpenHandoff | CloseHandoff | RelayToStaff | SetReminders
 
 
 @dataclass(frozen=True)

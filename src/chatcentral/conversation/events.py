@@ -47,7 +47,12 @@ def event_from(message: InboundMessage) -> Event:
         return Event(
             MEDIA,
             text=media.caption,
-            details={"type": message.type, "media_id": media.id, "mime_type": media.mime_type},
+            details={
+                "type": message.type,
+                "media_id": media.id,
+                "mime_type": media.mime_type,
+                "filename": media.filename,
+            },
         )
     if message.order is not None:
         items = [

@@ -118,6 +118,8 @@ class Settings(_Strict):
     refill_marker: str | None = None
     max_quantity: Decimal = Decimal("50")
     browse_by_category: bool = True
+    # A customer waiting for a person this long (business hours) is told and offered the menu.
+    handoff_timeout_minutes: int = Field(default=10, ge=1, le=7 * 24 * 60)
     # Refill reminders (`reminders/`): on for flows with a "¿Lo de siempre?" path that
     # set it; a shop turns them off with {"refill_reminders": false}.
     refill_reminders: bool = False

@@ -22,10 +22,12 @@ from chatcentral.conversation.effects import (
     CloseHandoff,
     OpenHandoff,
     Outcome,
+    RelayToStaff,
     SetReminders,
 )
 from chatcentral.conversation.events import LOCATION, MEDIA, REPLY, TEXT, Event
 from chatcentral.conversation.flow import FlowSpec, InputSpec, StateSpec
+from chatcentral.conversation.handoff_views import BACK_TO_MENU, KEEP_WAITING
 from chatcentral.conversation.model import (
     CONFIRMING_CANCEL,
     EXPIRED,
@@ -374,7 +376,9 @@ class Conversation(Actions, Conditions):
         previous_state = str(self.context.get("previous_state", MAIN_MENU))
         previous = as_context(self.context.get("previous"))
         if previous_state == HANDOFF:
+            # Still with a person however long the wait: this message is for them too.
             self.state, self.context = HANDOFF, previous
+            self._in_handoff(event)
             return
         self.context = Context(cart=previous.get("cart", []))
         self.say("welcome_back", name=self.first_name())
@@ -386,10 +390,18 @@ class Conversation(Actions, Conditions):
             self.enter(MAIN_MENU)
 
     def _in_handoff(self, event: Event) -> None:
-        if event.kind == TEXT and event.text and normalize(event.text) in _MENU_WORDS:
+        """A person answers here: the bot stays quiet and relays what the customer sends
+        to the shop's staff, until the customer asks for the menu (typed, or the button
+        of the "nobody answered yet" message) or the staff close the handoff."""
+        typed = normalize(event.text) if event.kind == TEXT and event.text else None
+        if event.reply_id == BACK_TO_MENU or typed in _MENU_WORDS:
             self.effects.append(CloseHandoff())
             self.enter(MAIN_MENU)
-        # Otherwise a person answers: the bot stays quiet (every message is stored).
+        elif event.reply_id == KEEP_WAITING:
+            self.say("handoff.still_waiting")
+            self.flush()
+        else:
+            self.effects.append(RelayToStaff(event))
 
     def _catalog_cart(self, event: Event) -> None:
         """A cart sent from the WhatsApp catalog: match retailer ids, go to checkout."""

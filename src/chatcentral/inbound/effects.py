@@ -11,9 +11,11 @@ from chatcentral.conversation.effects import (
     OpenHandoff,
     Outcome,
     PlaceOrder,
+    RelayToStaff,
     SetReminders,
 )
 from chatcentral.conversation.shop import Shop
+from chatcentral.handoffs import relay
 from chatcentral.handoffs.tickets import close_handoff, open_handoff
 from chatcentral.models.tenant import Customer
 from chatcentral.orders.placement import place_order
@@ -27,9 +29,14 @@ async def apply(
         case PlaceOrder():
             return await place_order(conn, shop, customer_id, effect, source_wamid)
         case OpenHandoff(reason=reason):
-            await open_handoff(conn, customer_id, reason)
+            handoff_id = await open_handoff(conn, customer_id, reason)
+            if handoff_id is not None:
+                await relay.opened(conn, shop, customer_id, handoff_id)
         case CloseHandoff():
-            await close_handoff(conn, customer_id)
+            for closed in await close_handoff(conn, customer_id):
+                await relay.customer_left(conn, shop, customer_id, closed)
+        case RelayToStaff(event=event):
+            await relay.forward(conn, shop, customer_id, event, source_wamid)
         case SetReminders(opt_out=opt_out):
             await conn.execute(
                 update(Customer).where(Customer.id == customer_id).values(reminders_opt_out=opt_out)

@@ -9,6 +9,7 @@ hands the admin's messages to the customer flow until they type "salir".
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,13 +18,17 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from chatcentral.conversation import handoff_views
 from chatcentral.conversation import staff_views as views
-from chatcentral.conversation.events import TEXT, event_from
+from chatcentral.conversation.events import MEDIA, TEXT, event_from
 from chatcentral.conversation.flow import effective, shipped_flow
 from chatcentral.conversation.shop import Shop
 from chatcentral.conversation.staff import (
+    AnswerHandoff,
     ChangeStatus,
+    CloseHandoff,
     Help,
+    ListHandoffs,
     ListOrders,
     ShowMenu,
     ShowOrder,
@@ -31,9 +36,11 @@ from chatcentral.conversation.staff import (
     read_command,
 )
 from chatcentral.conversation.text_input import normalize
+from chatcentral.handoffs import relay
 from chatcentral.models.tenant import Staff
 from chatcentral.orders.queries import order_detail, pending_orders
 from chatcentral.orders.status import StatusChanged, change_status
+from chatcentral.whatsapp import outbound
 from chatcentral.whatsapp.payloads import InboundMessage
 
 Message = dict[str, Any]
@@ -69,7 +76,10 @@ class StaffService:
             context["as_customer"] = False
             replies = [views.text(texts, "staff.back"), views.menu(texts)]
         else:
-            replies = await self._carry_out(conn, shop, wa_id, event, texts, context)
+            # A reply to a message relayed from a handoff (WhatsApp's `context.id`).
+            quoted_id = message.context.id if message.context is not None else None
+            quoted = await relay.quoted_handoff(conn, quoted_id) if quoted_id else None
+            replies = await self._carry_out(conn, shop, wa_id, event, texts, context, quoted)
             if staff.undelivered:
                 replies.insert(0, views.text(texts, "staff.undelivered", count=staff.undelivered))
         await conn.execute(_SAVE, {"staff_id": staff.id, "context": context})
@@ -83,9 +93,10 @@ class StaffService:
         event: Any,
         texts: dict[str, str],
         context: dict[str, Any],
+        quoted: int | None = None,
     ) -> list[Message]:
         tz = ZoneInfo(shop.timezone)
-        match read_command(event):
+        match read_command(event, replying_to_handoff=quoted is not None):
             case ShowMenu():
                 return [views.menu(texts)]
             case ListOrders(page=page):
@@ -102,6 +113,23 @@ class StaffService:
                 if isinstance(result, StatusChanged):
                     return [views.status_changed(texts, order_id, result.current)]
                 return [views.status_refused(texts, order_id, result.reason, result.current)]
+            case ListHandoffs():
+                briefs = await relay.open_handoffs(conn, shop)
+                return [handoff_views.handoffs_list(texts, briefs, tz, datetime.now(UTC))]
+            case AnswerHandoff(handoff_id=handoff_id, text=body):
+                target = handoff_id if handoff_id is not None else quoted
+                if target is None:
+                    return [views.text(texts, "staff.unknown"), views.menu(texts)]
+                media = event.details if event.kind == MEDIA else None
+                said = await relay.answer(conn, shop, target, wa_id, body, media=media)
+                return [outbound.text(line) for line in said]
+            case CloseHandoff(handoff_id=handoff_id):
+                target = handoff_id if handoff_id is not None else quoted
+                if target is None:
+                    return [views.text(texts, "staff.unknown"), views.menu(texts)]
+                return [
+                    outbound.text(line) for line in await relay.close(conn, shop, target, wa_id)
+                ]
             case ViewAsCustomer():
                 context["as_customer"] = True
                 return [views.text(texts, "staff.as_customer")]

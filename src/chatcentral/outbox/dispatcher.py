@@ -47,6 +47,7 @@ from chatcentral.models.central import AuditLog
 from chatcentral.models.tenant import Message, MessageStatus, Notification
 from chatcentral.notifications import delivery
 from chatcentral.notifications.notify import KIND as NOTIFICATION
+from chatcentral.outbox.media import RELAY_MEDIA, MediaRelay
 from chatcentral.outbox.statuses import rank_of
 from chatcentral.tenancy.secrets import token_for
 from chatcentral.whatsapp.graph import (
@@ -326,6 +327,7 @@ class Dispatcher:
         self._sent_hooks = sent_hooks if sent_hooks is not None else [delivery.count_sent]
         self._rng = rng or random.Random()
         self._wake = asyncio.Event()
+        self._media = MediaRelay(graph)
 
     def wake(self, _payload: str = "") -> None:
         """Called on NOTIFY: new rows are waiting."""
@@ -446,7 +448,13 @@ class Dispatcher:
         try:
             with OUTBOX_SEND_SECONDS.time():
                 async with asyncio.timeout(self._send_deadline_s):
-                    return await self._graph.send(row.phone_number_id, token, row.payload)
+                    payload = row.payload
+                    if row.kind == RELAY_MEDIA:  # a customer's photo: moved to the shop first
+                        prepared = await self._media.prepared(row.phone_number_id, token, payload)
+                        if isinstance(prepared, SendFailure):
+                            return SendResult(failure=prepared)
+                        payload = prepared
+                    return await self._graph.send(row.phone_number_id, token, payload)
         except TimeoutError:
             # httpx's timeouts are per phase; this bounds the whole call inside the lease.
             return SendResult(failure=SendFailure(Verdict.RETRY, "timeout"))

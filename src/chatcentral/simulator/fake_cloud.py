@@ -12,6 +12,8 @@ fault drills and `chatcentral chat` can run it beside the app.
 from __future__ import annotations
 
 import asyncio
+import email.policy
+import hashlib
 import itertools
 import random
 import secrets
@@ -20,6 +22,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, replace
+from email.parser import BytesParser
 from typing import Any
 
 import uvicorn
@@ -97,8 +100,15 @@ class FakeCloud:
                     self._message_templates,
                     methods=["GET", "POST"],
                 ),
+                Route("/{version}/{phone_number_id}/media", self._upload, methods=["POST"]),
+                # Before the media id route: both are two path segments.
+                Route("/lookaside/{media_id}", self._download, methods=["GET"]),
+                Route("/{version}/{media_id}", self._media_url, methods=["GET"]),
             ]
         )
+        # Media customers sent (by inbound id) and media the business uploaded.
+        self._inbound_media: dict[str, tuple[bytes, str]] = {}
+        self._uploads: list[Upload] = []
 
     # --- Faults --------------------------------------------------------------------------------
 
@@ -153,6 +163,79 @@ class FakeCloud:
                     raise TimeoutError(f"fake Cloud API saw {len(self._calls)} of {count} calls")
                 self._changed.wait(left)
             return list(self._calls)
+
+    # --- Media ---------------------------------------------------------------------------------
+
+    def put_media(self, media_id: str, content: bytes, mime_type: str) -> None:
+        """Media a customer sent: `GET /{media_id}` gives its URL, the URL its bytes. Like
+        Meta, the fake refuses to send it on by this id (only uploaded ids are sendable)."""
+        with self._changed:
+            self._inbound_media[media_id] = (content, mime_type)
+
+    def uploads(self) -> list[Upload]:
+        with self._changed:
+            return list(self._uploads)
+
+    async def _media_url(self, request: Request) -> Response:
+        media_id = request.path_params["media_id"]
+        if not request.headers.get("authorization", "").startswith("Bearer "):
+            return _graph_error(401, 190, "Invalid OAuth access token")
+        with self._changed:
+            found = self._inbound_media.get(media_id)
+        if found is None:
+            return _graph_error(
+                400, 100, f"Unsupported get request. Object with ID '{media_id}' does not exist"
+            )
+        content, mime_type = found
+        return JSONResponse(
+            {
+                "messaging_product": "whatsapp",
+                "url": f"{self.base_url}/lookaside/{media_id}",
+                "mime_type": mime_type,
+                "sha256": hashlib.sha256(content).hexdigest(),
+                "file_size": len(content),
+                "id": media_id,
+            }
+        )
+
+    async def _download(self, request: Request) -> Response:
+        # "If you omit your token, the request will fail."
+        if not request.headers.get("authorization", "").startswith("Bearer "):
+            return Response(status_code=401)
+        with self._changed:
+            found = self._inbound_media.get(request.path_params["media_id"])
+        if found is None:
+            return Response(status_code=404)
+        content, mime_type = found
+        return Response(content, media_type=mime_type)
+
+    async def _upload(self, request: Request) -> Response:
+        if not request.headers.get("authorization", "").startswith("Bearer "):
+            return _graph_error(401, 190, "Invalid OAuth access token")
+        fields = _multipart(request.headers.get("content-type", ""), await request.body())
+        file = fields.get("file")
+        if fields.get("messaging_product", (b"", "", None))[0] != b"whatsapp" or file is None:
+            return _graph_error(400, 100, "(#100) The parameter messaging_product is required")
+        media_id = f"{9_000_000_000 + next(self._ids)}"
+        upload = Upload(
+            phone_number_id=request.path_params["phone_number_id"],
+            media_id=media_id,
+            content=file[0],
+            mime_type=fields.get("type", (b"", "", None))[0].decode() or file[1],
+            filename=file[2],
+        )
+        with self._changed:
+            self._uploads.append(upload)
+            self._changed.notify_all()
+        return JSONResponse({"id": media_id})
+
+    def _refused_media(self, body: dict[str, Any]) -> str | None:
+        """An inbound media id in a send: Meta cannot send media it did not get uploaded."""
+        kind = body.get("type")
+        media = body.get(kind) if isinstance(kind, str) else None
+        media_id = media.get("id") if isinstance(media, dict) else None
+        with self._changed:
+            return str(media_id) if media_id in self._inbound_media else None
 
     # --- Message templates ---------------------------------------------------------------------
 
@@ -224,6 +307,10 @@ class FakeCloud:
     async def _messages(self, request: Request) -> Response:
         body = await request.json()
         received = time.monotonic()
+        refused = self._refused_media(body)
+        if refused is not None:
+            self._record(self._call(request, body, None, received, failed_with=131053))
+            return _graph_error(400, 131053, f"(#131053) Media upload error: {refused}")
         with self._changed:
             failure, hang, delay = self._plan()
         if hang is not None:
@@ -358,6 +445,38 @@ class FakeCloud:
         if self._server is not None and self._thread is not None:
             self._server.should_exit = True
             self._thread.join(timeout=10)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """Media the business uploaded to one of its numbers (`POST /{phone_number_id}/media`)."""
+
+    phone_number_id: str
+    media_id: str
+    content: bytes
+    mime_type: str
+    filename: str | None
+
+
+def _multipart(content_type: str, body: bytes) -> dict[str, tuple[bytes, str, str | None]]:
+    """A multipart/form-data body as {field: (bytes, content type, filename)}."""
+    parsed = BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + body
+    )
+    fields: dict[str, tuple[bytes, str, str | None]] = {}
+    if not parsed.is_multipart():
+        return fields
+    for part in parsed.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str):
+            continue
+        payload = part.get_payload(decode=True)
+        fields[name] = (
+            payload if isinstance(payload, bytes) else b"",
+            part.get_content_type(),
+            part.get_filename(),
+        )
+    return fields
 
 
 def _graph_error(

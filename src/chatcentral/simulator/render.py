@@ -66,6 +66,13 @@ def _render(message: Mapping[str, Any]) -> Rendered | None:
         return Rendered(_text_lines(message["text"]["body"]))
     if kind == "template":
         return Rendered([_template_line(message["template"])])
+    if kind in _MEDIA_NAMES:  # a relayed photo, file, audio…: what it is, then its caption
+        media = message[kind]
+        name = f"{_MEDIA_NAMES[kind]} {media['filename']}" if media.get("filename") else None
+        caption = media.get("caption")
+        return Rendered(
+            [f"[{name or _MEDIA_NAMES[kind]}]", *(_text_lines(caption) if caption else [])]
+        )
     if kind == "interactive":
         interactive = message["interactive"]
         shape = interactive.get("type")
@@ -76,6 +83,15 @@ def _render(message: Mapping[str, Any]) -> Rendered | None:
         if shape == "location_request_message":
             return Rendered([*_frame(interactive), LOCATION_HINT])
     return None
+
+
+_MEDIA_NAMES = {
+    "image": "foto",
+    "video": "video",
+    "audio": "audio",
+    "document": "documento",
+    "sticker": "sticker",
+}
 
 
 def _list(interactive: Mapping[str, Any]) -> Rendered:

@@ -1,4 +1,5 @@
-"""The one place that talks to Meta: POST {base}/{version}/{phone_number_id}/messages.
+"""The one place that talks to Meta: POST {base}/{version}/{phone_number_id}/messages,
+and the media calls a relayed photo needs (GET /{media_id}, its URL, POST …/media).
 
 Every failure is classified once, here, into what the dispatcher should do with it:
 retry later, back off for this recipient only, or give up and alert.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 import httpx
 
@@ -99,8 +100,111 @@ class GraphClient:
             return SendResult(wamid=_wamid(payload))
         return SendResult(failure=classify(response.status_code, payload))
 
+    # --- media: GET /{media_id} → url → bytes, POST /{phone_number_id}/media ------------
+
+    async def media_url(self, media_id: str, token: str) -> tuple[str, str | None]:
+        """Where a media id's bytes are (a URL valid a few minutes) and their MIME type.
+        Raises `MediaFailure` for any Graph API or network trouble, classified."""
+        url = f"{self._prefix}/{media_id}"
+        payload = await self._json(await self._call("GET", url, token))
+        location = payload.get("url") if isinstance(payload, dict) else None
+        if not isinstance(location, str) or not location:
+            raise MediaFailure(SendFailure(Verdict.RETRY, "media answer without a url"))
+        mime = payload.get("mime_type")
+        return location, str(mime) if mime else None
+
+    async def download(self, url: str, token: str, sink: IO[bytes], *, limit: int) -> str | None:
+        """Stream the bytes at a media URL (with the same Bearer token) into `sink`; return
+        their Content-Type. More than `limit` bytes is a permanent failure."""
+        headers = {"Authorization": f"Bearer {token}"}
+        try:
+            async with self._client.stream("GET", url, headers=headers) as response:
+                if not response.is_success:
+                    await response.aread()
+                    # An expired URL (404) is fetched anew on the next try.
+                    raise MediaFailure(_media_failure(response))
+                size = 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > limit:
+                        raise MediaFailure(
+                            SendFailure(Verdict.PERMANENT, f"media larger than {limit} bytes")
+                        )
+                    sink.write(chunk)
+                content_type = response.headers.get("content-type")
+                return str(content_type) if content_type else None
+        except httpx.TimeoutException:
+            raise MediaFailure(SendFailure(Verdict.RETRY, "timeout")) from None
+        except httpx.TransportError as exc:
+            raise MediaFailure(
+                SendFailure(Verdict.RETRY, f"network: {type(exc).__name__}")
+            ) from None
+
+    async def upload_media(
+        self,
+        phone_number_id: str,
+        token: str,
+        content: IO[bytes],
+        mime_type: str,
+        filename: str,
+    ) -> str:
+        """Upload media to the shop's number; return its new id (valid 30 days)."""
+        url = f"{self._prefix}/{phone_number_id}/media"
+        response = await self._call(
+            "POST",
+            url,
+            token,
+            data={"messaging_product": "whatsapp", "type": mime_type},
+            files={"file": (filename, content, mime_type)},
+        )
+        payload = await self._json(response)
+        media_id = payload.get("id") if isinstance(payload, dict) else None
+        if not media_id:
+            raise MediaFailure(SendFailure(Verdict.RETRY, "upload answer without an id"))
+        return str(media_id)
+
+    async def _call(self, method: str, url: str, token: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return await self._client.request(
+                method, url, headers={"Authorization": f"Bearer {token}"}, **kwargs
+            )
+        except httpx.TimeoutException:
+            raise MediaFailure(SendFailure(Verdict.RETRY, "timeout")) from None
+        except httpx.TransportError as exc:
+            raise MediaFailure(
+                SendFailure(Verdict.RETRY, f"network: {type(exc).__name__}")
+            ) from None
+
+    @staticmethod
+    async def _json(response: httpx.Response) -> Any:
+        if not response.is_success:
+            raise MediaFailure(_media_failure(response))
+        try:
+            return response.json()
+        except ValueError:
+            raise MediaFailure(SendFailure(Verdict.RETRY, "media answer is not JSON")) from None
+
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+class MediaFailure(Exception):
+    """A media download or upload that did not work, classified like a send."""
+
+    def __init__(self, failure: SendFailure) -> None:
+        super().__init__(failure.reason)
+        self.failure = failure
+
+
+def _media_failure(response: httpx.Response) -> SendFailure:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if response.status_code == 404 and not (isinstance(body, dict) and "error" in body):
+        # A media URL that expired (they live five minutes): a new one next time.
+        return SendFailure(Verdict.RETRY, "media url expired", http_status=404)
+    return classify(response.status_code, body)
 
 
 def _wamid(payload: Any) -> str | None:
