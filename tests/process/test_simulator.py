@@ -93,9 +93,15 @@ def test_render_location_request_template_and_anything_else() -> None:
     assert render(template) == Rendered(["[plantilla pedido_listo] Juan, #123"])
     assert render(outbound.template("hola", "es")).lines == ["[plantilla hola]"]
     image = {"type": "image", "image": {"id": "123", "caption": "Tu ticket"}}
-    expected = ['{"image": {"caption": "Tu ticket", "id": "123"}, "type": "image"}']
-    assert render(image).lines == expected
-    assert render(outbound.envelope(image, to="+525512345678")).lines == expected
+    assert render(image).lines == ["[foto]", "Tu ticket"]  # a photo relayed in a handoff
+    document = {"type": "document", "document": {"id": "9", "filename": "lista.pdf"}}
+    assert render(outbound.envelope(document, to="+525512345678")).lines == [
+        "[documento lista.pdf]"
+    ]
+    reaction = {"type": "reaction", "reaction": {"message_id": "wamid.X", "emoji": "👍"}}
+    expected = ['{"reaction": {"emoji": "👍", "message_id": "wamid.X"}, "type": "reaction"}']
+    assert render(reaction).lines == expected
+    assert render(outbound.envelope(reaction, to="+525512345678")).lines == expected
     broken = {"type": "interactive", "interactive": {"type": "list"}}
     assert render(broken) == Rendered(['{"interactive": {"type": "list"}, "type": "interactive"}'])
 
