@@ -22,6 +22,7 @@ from chatcentral.outbox.dispatcher import Dispatcher
 from chatcentral.whatsapp import outbound
 from chatcentral.whatsapp.graph import GraphClient
 from tests.conftest import ProvisionedShop
+from tests.support import cloud
 from tests.support.conversation import Customer
 
 GRAPH = "https://graph.facebook.com/v25.0"
@@ -389,3 +390,62 @@ async def test_news_that_fails_for_good_is_counted_for_that_admin(
         "SELECT details->>'kind' FROM central.audit_log WHERE action = 'outbox.failed'",
     )
     assert [a[0] for a in alerts] == ["notification", "notification"]
+
+
+@respx.mock
+async def test_a_failure_reported_later_by_a_status_webhook_is_followed_up_once(
+    app_client: Client, two_admins: ProvisionedShop, sync_engine: Engine, dispatcher: Dispatcher
+) -> None:
+    """Meta may accept a send and report 131047 (or another failure) in a status webhook:
+    the interactive news goes again as its template, the template that failed counts as
+    undelivered for its admin, and a redelivered status changes nothing more."""
+    client, _ = app_client
+    ana = Customer(client, sync_engine, two_admins.phone_number_id)
+    await confirmed_pickup_order(ana)
+    order = order_id(sync_engine)
+    calls: list[dict[str, Any]] = []
+    respx.post(f"{GRAPH}/1110001/messages").mock(side_effect=accept_all(calls))
+    await drain(dispatcher)
+    wamids = dict(
+        rows(
+            sync_engine,
+            "SELECT o.recipient, m.wamid FROM central.outbox o "
+            "JOIN tenant_tienda.messages m ON m.id = o.message_id WHERE o.kind = 'notification'",
+        )
+    )
+    statuses = cloud.envelope(
+        cloud.change(
+            "1110001",
+            statuses=[
+                cloud.status(wamids[INSIDE], "failed", recipient=INSIDE, error_code=131047),
+                cloud.status(wamids[OUTSIDE], "failed", recipient=OUTSIDE, error_code=131026),
+            ],
+        )
+    )
+    fallbacks = metric("chatcentral_outbox_template_fallbacks_total", kind="notification")
+    for _ in range(2):  # Meta delivers webhooks at least once
+        raw, headers = cloud.signed(statuses)
+        assert (await client.post("/webhook", content=raw, headers=headers)).status_code == 200
+
+    pending = rows(
+        sync_engine,
+        "SELECT recipient, payload, message_id FROM central.outbox "
+        "WHERE kind = 'notification' AND status = 'pending'",
+    )
+    assert [(r.recipient, r.payload["type"]) for r in pending] == [(INSIDE, "template")]
+    assert template_payloads(pending[0].payload) == button_ids(order)
+    assert metric("chatcentral_outbox_template_fallbacks_total", kind="notification") == (
+        fallbacks + 1
+    )
+    staff = rows(sync_engine, "SELECT wa_id, undelivered FROM tenant_tienda.staff ORDER BY wa_id")
+    assert [tuple(r) for r in staff] == [(OUTSIDE, 1), (INSIDE, 0)]
+
+    await drain(dispatcher)
+    assert [c["type"] for c in to(calls, INSIDE)] == ["interactive", "template"]
+    assert [c["type"] for c in to(calls, OUTSIDE)] == ["template"]
+    [(kind, status, wamid)] = rows(
+        sync_engine,
+        "SELECT type, status, wamid FROM tenant_tienda.messages WHERE id = :id",
+        id=pending[0].message_id,
+    )
+    assert (kind, status) == ("template", "accepted") and wamid != wamids[INSIDE]

@@ -50,6 +50,7 @@ from chatcentral.notifications.notify import KIND as NOTIFICATION
 from chatcentral.outbox.media import RELAY_MEDIA, MediaRelay
 from chatcentral.outbox.statuses import rank_of
 from chatcentral.tenancy.secrets import token_for
+from chatcentral.whatsapp import outbound
 from chatcentral.whatsapp.graph import (
     WINDOW_CLOSED,
     GraphClient,
@@ -186,17 +187,6 @@ _PURGE = text(
     """
 )
 PURGE_EVERY_S = 3600.0
-# A Cloud API body's envelope: what is not the message itself.
-_ENVELOPE_KEYS = frozenset(
-    {
-        "messaging_product",
-        "recipient_type",
-        "to",
-        "recipient",
-        "context",
-        "biz_opaque_callback_data",
-    }
-)
 _NEXT_DUE = text(
     "SELECT EXTRACT(EPOCH FROM min(due_at) - now()) FROM central.outbox WHERE status = 'pending'"
 )
@@ -574,7 +564,7 @@ class Dispatcher:
         """The message row now records what is sent instead (the template)."""
         if row.message_id is None or row.fallback is None:
             return
-        message = {k: v for k, v in row.fallback.items() if k not in _ENVELOPE_KEYS}
+        message = outbound.message_of(row.fallback)
         tenant_conn = await TenantBinder.bind(conn, row.schema)
         await tenant_conn.execute(
             _MESSAGE_REPLACED,

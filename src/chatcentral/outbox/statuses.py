@@ -32,6 +32,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from chatcentral.metrics import STATUS_UPDATES
 from chatcentral.models.tenant import Message, MessageStatus
+from chatcentral.notifications import delivery
 from chatcentral.whatsapp.payloads import StatusUpdate
 
 log = logging.getLogger(__name__)
@@ -45,8 +46,12 @@ def rank_of(status: ColumnElement[Any] | InstrumentedAttribute[str]) -> Case[Any
     return case(RANK, value=status, else_=-1)
 
 
-async def apply_statuses(tenant_engine: AsyncEngine, statuses: Sequence[StatusUpdate]) -> int:
-    """Record and apply a batch of one shop's statuses; returns how many were new."""
+async def apply_statuses(
+    tenant_engine: AsyncEngine, statuses: Sequence[StatusUpdate], *, tenant_id: int | None = None
+) -> int:
+    """Record and apply a batch of one shop's statuses; returns how many were new. With the
+    shop's `tenant_id`, a send Meta reports failed after accepting it is followed up in the
+    same transaction (`notifications/delivery.py`: its template, or the admin told)."""
     if not statuses:
         return 0
     rows = [
@@ -70,6 +75,9 @@ async def apply_statuses(tenant_engine: AsyncEngine, statuses: Sequence[StatusUp
         best = _highest_per_message([(r.wamid, r.status, r.error_code) for r in new])
         if best:
             await conn.execute(_advance(best))
+        failed = [(wamid, code) for wamid, status, code in best if status == "failed"]
+        if failed and tenant_id is not None:
+            await delivery.after_failed_statuses(conn, tenant_id, failed)
     for wamid, status, code in best:
         STATUS_UPDATES.labels(status=status if status in RANK else "other").inc()
         if status == "failed":

@@ -52,6 +52,7 @@ __all__ = [
     "list_message",
     "location_request",
     "mark_read",
+    "message_of",
     "paginate",
     "reply_buttons",
     "template",
@@ -280,6 +281,11 @@ def envelope(
         body["biz_opaque_callback_data"] = callback_data
     body.update(message)
     return _validated(body)
+
+
+def message_of(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The message part of a full POST body: what `envelope` was given."""
+    return {key: value for key, value in body.items() if key not in _ENVELOPE_KEYS}
 
 
 def mark_read(wamid: str, *, typing: bool = False) -> dict[str, Any]:
