@@ -183,7 +183,8 @@ def _cmd_reminders(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from chatcentral.db.engine import make_engine
-    from chatcentral.reminders.job import ShopReport, describe, load_shops, remind_shop
+    from chatcentral.reminders.job import ShopReport, describe, remind_shop
+    from chatcentral.tenancy.directory import load_shops
 
     settings = get_settings()
     with _admin_engine(settings) as engine:

@@ -15,7 +15,8 @@ from sqlalchemy import Engine, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
-from chatcentral.reminders.job import ReminderJob, describe, load_shops, remind_shop, run_once
+from chatcentral.reminders.job import ReminderJob, describe, remind_shop, run_once
+from chatcentral.tenancy.directory import load_shops
 from tests.conftest import ProvisionedShop
 from tests.support.conversation import Customer
 

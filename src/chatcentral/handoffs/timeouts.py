@@ -30,31 +30,15 @@ from chatcentral.conversation.shop import Shop
 from chatcentral.db.engine import TenantBinder
 from chatcentral.handoffs.relay import queue_to_customer
 from chatcentral.metrics import HANDOFF_TIMEOUTS
-from chatcentral.models.central import Tenant
 from chatcentral.models.tenant import Customer, Handoff
 from chatcentral.notifications.window import WINDOW
 from chatcentral.outbox.dispatcher import pause
+from chatcentral.tenancy.directory import load_shops
 
 log = logging.getLogger(__name__)
 
 CHECK_EVERY_S = 30.0
 
-_SHOPS = select(
-    Tenant.id,
-    Tenant.slug,
-    Tenant.schema_name,
-    Tenant.name,
-    Tenant.phone_number_id,
-    Tenant.display_phone,
-    Tenant.flow,
-    Tenant.active,
-    Tenant.timezone,
-    Tenant.currency,
-    Tenant.business_hours,
-    Tenant.settings,
-    Tenant.admin_phones,
-    Tenant.access_token_encrypted,
-).where(Tenant.active)
 _NOW = bindparam("now", type_=DateTime(timezone=True))
 # Waits long enough in wall-clock time (business time is never longer), not yet told.
 _WAITING = (
@@ -97,10 +81,8 @@ def due(shop: Shop, waiting_since: datetime, now: datetime, minutes: int) -> boo
 
 async def time_out_waits(engine: AsyncEngine, now: datetime) -> int:
     """One pass over every active shop; returns how many customers were told."""
-    async with engine.connect() as conn:
-        shops = [_shop(row) for row in (await conn.execute(_SHOPS)).all()]
     told = 0
-    for shop in shops:
+    for shop in await load_shops(engine):
         try:
             told += await _time_out_shop(engine, shop, now)
         except Exception:
@@ -162,23 +144,3 @@ async def run(
 
 def _has_hours(shop: Shop) -> bool:
     return any(shop.business_hours.get(day) for day in hours.WEEKDAYS)
-
-
-def _shop(row: object) -> Shop:
-    values = list(row)  # type: ignore[call-overload]
-    return Shop(
-        id=values[0],
-        slug=values[1],
-        schema=values[2],
-        name=values[3],
-        phone_number_id=values[4],
-        display_phone=values[5],
-        flow=values[6],
-        active=values[7],
-        timezone=values[8],
-        currency=values[9],
-        business_hours=values[10] or {},
-        settings=values[11] or {},
-        admin_phones=tuple(values[12] or ()),
-        access_token_encrypted=values[13],
-    )

@@ -38,7 +38,6 @@ from chatcentral.conversation.machine import OFFERING_USUAL, REPEAT_USUAL, STOP_
 from chatcentral.conversation.shop import Shop
 from chatcentral.db.engine import TenantBinder
 from chatcentral.inbound.identity import Identity
-from chatcentral.models.central import Tenant
 from chatcentral.models.tenant import Customer, Order, OrderItem, OrderStatus, StatusCode
 from chatcentral.notifications.templates import for_shop
 from chatcentral.outbox import enqueue
@@ -49,6 +48,7 @@ from chatcentral.reminders.policy import (
     Verdict,
     verdict,
 )
+from chatcentral.tenancy.directory import load_shops
 from chatcentral.whatsapp import outbound
 
 log = logging.getLogger(__name__)
@@ -92,50 +92,6 @@ class ShopReport:
 
 
 # --- which shops ---------------------------------------------------------------------------
-
-_SHOP_COLUMNS = (
-    Tenant.id,
-    Tenant.slug,
-    Tenant.schema_name,
-    Tenant.name,
-    Tenant.phone_number_id,
-    Tenant.display_phone,
-    Tenant.flow,
-    Tenant.active,
-    Tenant.timezone,
-    Tenant.currency,
-    Tenant.business_hours,
-    Tenant.settings,
-    Tenant.admin_phones,
-    Tenant.access_token_encrypted,
-)
-
-
-async def load_shops(engine: AsyncEngine, slug: str | None = None) -> list[Shop]:
-    """Active shops (or the one named, active or not), as the engine sees them."""
-    query = select(*_SHOP_COLUMNS).order_by(Tenant.id)
-    query = query.where(Tenant.slug == slug) if slug else query.where(Tenant.active)
-    async with engine.connect() as conn:
-        rows = (await conn.execute(query)).all()
-    return [
-        Shop(
-            id=row.id,
-            slug=row.slug,
-            schema=row.schema_name,
-            name=row.name,
-            phone_number_id=row.phone_number_id,
-            display_phone=row.display_phone,
-            flow=row.flow,
-            active=row.active,
-            timezone=row.timezone,
-            currency=row.currency,
-            business_hours=row.business_hours or {},
-            settings=row.settings or {},
-            admin_phones=tuple(row.admin_phones or ()),
-            access_token_encrypted=row.access_token_encrypted,
-        )
-        for row in rows
-    ]
 
 
 def reminders_enabled(shop: Shop) -> bool:
@@ -419,7 +375,6 @@ __all__ = [
     "ReminderJob",
     "ShopReport",
     "describe",
-    "load_shops",
     "remind_shop",
     "reminders_enabled",
     "run_once",

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chatcentral.conversation.shop import Shop
@@ -72,24 +72,36 @@ class TenantDirectory:
         query = select(*_COLUMNS).where(condition)
         async with self._engine.connect() as conn:
             row = (await conn.execute(query)).first()
-        if row is None:
-            return None
-        return Shop(
-            id=row[0],
-            slug=row[1],
-            schema=row[2],
-            name=row[3],
-            phone_number_id=row[4],
-            display_phone=row[5],
-            flow=row[6],
-            active=row[7],
-            timezone=row[8],
-            currency=row[9],
-            business_hours=row[10],
-            settings=row[11],
-            admin_phones=tuple(row[12]),
-            access_token_encrypted=row[13],
-        )
+        return None if row is None else shop_of(row)
 
 
-__all__ = ["Shop", "TenantDirectory"]
+def shop_of(row: Row[Any]) -> Shop:
+    """The engine's view of a `central.tenants` row selected with `_COLUMNS`."""
+    return Shop(
+        id=row.id,
+        slug=row.slug,
+        schema=row.schema_name,
+        name=row.name,
+        phone_number_id=row.phone_number_id,
+        display_phone=row.display_phone,
+        flow=row.flow,
+        active=row.active,
+        timezone=row.timezone,
+        currency=row.currency,
+        business_hours=row.business_hours or {},
+        settings=row.settings or {},
+        admin_phones=tuple(row.admin_phones or ()),
+        access_token_encrypted=row.access_token_encrypted,
+    )
+
+
+async def load_shops(engine: AsyncEngine, slug: str | None = None) -> list[Shop]:
+    """Every active shop (or the one named, active or not), for the periodic jobs and
+    commands that go over shops rather than answer one webhook."""
+    query = select(*_COLUMNS).order_by(Tenant.id)
+    query = query.where(Tenant.slug == slug) if slug else query.where(Tenant.active)
+    async with engine.connect() as conn:
+        return [shop_of(row) for row in (await conn.execute(query)).all()]
+
+
+__all__ = ["Shop", "TenantDirectory", "load_shops", "shop_of"]
