@@ -30,7 +30,6 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
-    Integer,
     Text,
     bindparam,
     case,
@@ -40,7 +39,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatcentral.conversation import handoff_views as views
@@ -50,10 +48,10 @@ from chatcentral.conversation.handoff_views import HandoffBrief, Relayed
 from chatcentral.conversation.shop import Shop
 from chatcentral.handoffs.tickets import Closed, open_handoff
 from chatcentral.metrics import HANDOFF_ANSWERS, HANDOFF_RELAYED
-from chatcentral.models.central import Outbox
 from chatcentral.models.tenant import Customer, CustomerSession, Handoff, Message, Staff
 from chatcentral.notifications.templates import TemplateSpec, for_shop
 from chatcentral.notifications.window import WINDOW, open_windows
+from chatcentral.outbox import enqueue
 from chatcentral.outbox.media import RELAY_MEDIA
 from chatcentral.phones import InvalidPhone, normalize_phone, wa_id_of
 from chatcentral.whatsapp import outbound
@@ -66,34 +64,7 @@ TEMPLATE = "cliente_espera"
 # How many open handoffs "Conversaciones abiertas" lists (waiting ones first).
 LIST_MAX = 30
 
-_JSON = JSONB(none_as_null=True)
 
-# One relayed message: its `messages` row (tied to the handoff) and its outbox row (with
-# the template to send instead if Meta refuses it for a closed window), in one statement.
-_row = (
-    pg_insert(Message)
-    .values(
-        customer_id=bindparam("customer_id", type_=BigInteger),
-        direction="out",
-        type=bindparam("type", type_=Text),
-        body=bindparam("body", type_=JSONB),
-        status="queued",
-        handoff_id=bindparam("handoff_id", type_=BigInteger),
-    )
-    .returning(Message.id)
-    .cte("relayed")
-)
-_QUEUE = pg_insert(Outbox).from_select(
-    ["tenant_id", "kind", "recipient", "payload", "fallback", "message_id"],
-    select(
-        bindparam("tenant_id", type_=Integer),
-        bindparam("kind", type_=Text),
-        bindparam("recipient", type_=Text),
-        bindparam("payload", type_=JSONB),
-        bindparam("fallback", type_=_JSON),
-        _row.c.id,
-    ),
-)
 _OPEN_HANDOFF = (
     select(Handoff.id, Handoff.claimed_by)
     .where(
@@ -488,19 +459,15 @@ async def _queue(
     fallback: dict[str, Any] | None,
 ) -> None:
     address = {"to": "+" + admin}
-    await conn.execute(
-        _QUEUE,
-        {
-            "tenant_id": shop.id,
-            "kind": RELAY_MEDIA if part.media else "message",
-            "recipient": admin,
-            "payload": outbound.envelope(part.message, **address),
-            "fallback": outbound.envelope(fallback, **address) if fallback else None,
-            "customer_id": None,
-            "type": part.message.get("type", "unknown"),
-            "body": part.message,
-            "handoff_id": handoff_id,
-        },
+    await enqueue.queue_message(
+        conn,
+        shop.id,
+        RELAY_MEDIA if part.media else "message",
+        admin,
+        part.message,
+        outbound.envelope(part.message, **address),
+        fallback=outbound.envelope(fallback, **address) if fallback else None,
+        handoff_id=handoff_id,
     )
 
 
@@ -527,19 +494,15 @@ async def _queue_to_customer(
     message: dict[str, Any],
     kind: str = "message",
 ) -> None:
-    await conn.execute(
-        _QUEUE,
-        {
-            "tenant_id": shop.id,
-            "kind": kind,
-            "recipient": customer.recipient_key,
-            "payload": outbound.envelope(message, **customer.address),
-            "fallback": None,
-            "customer_id": customer.id,
-            "type": message.get("type", "unknown"),
-            "body": message,
-            "handoff_id": handoff_id,
-        },
+    await enqueue.queue_message(
+        conn,
+        shop.id,
+        kind,
+        customer.recipient_key,
+        message,
+        outbound.envelope(message, **customer.address),
+        customer_id=customer.id,
+        handoff_id=handoff_id,
     )
 
 

@@ -27,6 +27,7 @@ _reply = (
         type=bindparam("type", type_=Text),
         body=bindparam("body", type_=JSONB),
         status="queued",
+        handoff_id=bindparam("handoff_id", type_=Integer),
     )
     .returning(Message.id)
     .cte("reply")
@@ -78,6 +79,7 @@ async def queue_reply(
         "type": reply.get("type", "unknown"),
         "body": reply,
         "payload": payload,
+        "handoff_id": None,
     }
     await conn.execute(_QUEUE_REPLY, params)
 
@@ -100,9 +102,11 @@ async def queue_message(
     *,
     customer_id: int | None = None,
     fallback: dict[str, Any] | None = None,
+    handoff_id: int | None = None,
 ) -> None:
     """Record an outbound message (to a customer or not) and queue its send as `kind`;
-    `fallback` is the full call the dispatcher makes instead if Meta answers 131047."""
+    `fallback` is the full call the dispatcher makes instead if Meta answers 131047;
+    `handoff_id` ties a message relayed in a handoff to it (a reply to it finds it)."""
     params = {
         "tenant_id": tenant_id,
         "kind": kind,
@@ -112,5 +116,6 @@ async def queue_message(
         "body": message,
         "payload": payload,
         "fallback": fallback,
+        "handoff_id": handoff_id,
     }
     await conn.execute(_QUEUE_MESSAGE, params)
