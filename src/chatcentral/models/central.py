@@ -132,6 +132,9 @@ class Outbox(CentralBase):
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
     # Sent instead when Meta refuses `payload` for a closed 24-hour window (131047).
     fallback: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # The customer's message to mark read right after this reply is accepted (no outbox
+    # row of its own: a lost mark-read is harmless).
+    mark_read_wamid: Mapped[str | None] = mapped_column(Text)
     message_id: Mapped[int | None] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(Text, server_default="pending")
     attempts: Mapped[int] = mapped_column(SmallInteger, server_default="0")
@@ -142,6 +145,7 @@ class Outbox(CentralBase):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
+        Index("ix_outbox_pending_id", "id", postgresql_where=text("status = 'pending'")),
         Index(
             "ix_outbox_pending_due",
             "due_at",

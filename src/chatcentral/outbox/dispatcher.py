@@ -74,15 +74,18 @@ DB_RETRY_CAP_S = 5.0
 # Tries at recording a result in full before recording the outbox row alone.
 FULL_RECORD_ATTEMPTS = 3
 
+# "The lowest pending id of each (shop, recipient)", walked oldest first: pending rows in
+# id order (ix_outbox_pending_id), each kept only if it heads its customer's queue (one
+# probe of ix_outbox_pending_recipient for the queue's min id) and is due. It stops at
+# `limit` heads, so its cost follows the rows it passes over, not the pending backlog.
 _CLAIM = text(
     """
     WITH due AS (
         SELECT o.id FROM central.outbox o
         WHERE o.status = 'pending' AND o.due_at <= now()
-          AND NOT EXISTS (
-            SELECT 1 FROM central.outbox p
-            WHERE p.status = 'pending' AND p.tenant_id = o.tenant_id
-              AND p.recipient = o.recipient AND p.id < o.id)
+          AND o.id = (SELECT min(p.id) FROM central.outbox p
+                    WHERE p.status = 'pending' AND p.tenant_id = o.tenant_id
+                      AND p.recipient = o.recipient)
         ORDER BY o.id
         LIMIT :limit
         FOR UPDATE SKIP LOCKED)
@@ -187,8 +190,18 @@ _PURGE = text(
     """
 )
 PURGE_EVERY_S = 3600.0
+# When the next head of a queue is due (rows waiting behind an earlier row of the same
+# customer are not: that row's own due time or outcome decides when they move).
 _NEXT_DUE = text(
-    "SELECT EXTRACT(EPOCH FROM min(due_at) - now()) FROM central.outbox WHERE status = 'pending'"
+    """
+    SELECT EXTRACT(EPOCH FROM o.due_at - now()) FROM central.outbox o
+    WHERE o.status = 'pending'
+      AND o.id = (SELECT min(p.id) FROM central.outbox p
+            WHERE p.status = 'pending' AND p.tenant_id = o.tenant_id
+              AND p.recipient = o.recipient)
+    ORDER BY o.due_at
+    LIMIT 1
+    """
 )
 
 
