@@ -36,10 +36,8 @@ format:
 run: .env ## serve on 127.0.0.1:8000 with the demo shops
 	$(BIN)/chatcentral run --host 127.0.0.1 --port 8000 --demo
 
-bench: ## provisioning, migration and webhook load benchmarks (prints figures)
-	$(BIN)/python scripts/bench_tenancy.py
-	$(BIN)/python scripts/load_webhooks.py --messages 4000 --concurrency 32
-	$(BIN)/python scripts/load_webhooks.py --messages 2000 --statuses 3 --concurrency 32
+bench: ## the message path end to end, loopback and Meta-like latency, against its ceilings: one table, also in docs/BENCHMARKS.md (BENCH_ARGS=--quick for a smaller load)
+	$(BIN)/python scripts/bench_messages.py $(BENCH_ARGS)
 
 drill: ## fault drills against chatcentral run: duplicates, Graph API faults, kill -9, PostgreSQL restart, fuzz
 	$(BIN)/python scripts/drill.py $(DRILL_ARGS)

@@ -1,0 +1,803 @@
+"""The message path end to end, in one run (`make bench`): one table, also written to
+docs/BENCHMARKS.md.
+
+On this machine it starts a durable embedded PostgreSQL (fsync on), provisions S shops and
+runs `chatcentral run` (one worker, dispatcher inside) twice: once against the loopback fake
+Cloud API (about 1 ms per call) and once with Meta-like latency (150-400 ms per send, a few
+over 1 s). Customers of every shop type "hola", "catálogo", "menú", "estado", "menú",
+"ayuda" (signed webhooks, concurrency C), and Meta's ~3 status webhooks (sent, delivered,
+read) follow each reply the fake Cloud API accepted, in the same mix. Measured per run:
+
+- acknowledged inbound messages/s and the ack's p50/p95/p99;
+- inbound -> reply received by the fake Cloud API, p50/p99 (the k-th reply to a customer
+  answers the customer's k-th message: every one of these messages gets one reply, and
+  replies keep each customer's order), and the outbox drain time after the last ack (until
+  no row of central.outbox is pending);
+- CPU ms per inbound message from /proc (utime + stime): the server process, PostgreSQL
+  (the postmaster and all its children, exited ones included) and this load generator
+  (the fake Cloud API's thread apart).
+
+Then, in the same run, the ceilings at the same concurrency: pgbench running one steady-
+state message's SQL (as captured with log_statement: touch the customer, record the
+message, lock the session, three fact reads, the reply and its outbox row, the mark-read,
+the session update) against a provisioned shop, and a bare Starlette endpoint under
+uvicorn driven by the same load generator. The rate is given as a ratio of the lower one.
+
+    .venv/bin/python scripts/bench_messages.py            # ~3-4 minutes
+    .venv/bin/python scripts/bench_messages.py --quick    # a smaller load
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shutil
+import string
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from load_webhooks import LOCAL_SECRET, percentile, provision, start_server
+
+from chatcentral.db.databases import recreate_database
+from chatcentral.db.embedded import start_embedded
+from chatcentral.simulator.fake_cloud import FakeCloud
+from chatcentral.simulator.webhooks import (
+    contact,
+    message,
+    one_change,
+    signed,
+    status,
+    text_content,
+)
+
+WORDS = ("hola", "catálogo", "menú", "estado", "menú", "ayuda")
+STATES = ("sent", "delivered", "read")
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs" / "BENCHMARKS.md"
+TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
+
+
+# --- A light HTTP/1.1 client: the load generator must not be the bottleneck ------------------
+
+
+class Connection:
+    """One keep-alive connection that POSTs and reads the answer (Content-Length or chunked)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, body: bytes, headers: dict[str, str]) -> int:
+        for attempt in (1, 2):
+            try:
+                if self.writer is None:
+                    self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+                return await self._exchange(path, body, headers)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                self.close()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _exchange(self, path: str, body: bytes, headers: dict[str, str]) -> int:
+        assert self.reader is not None and self.writer is not None
+        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        self.writer.write(
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\n{head}"
+            f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        raw = await self.reader.readuntil(b"\r\n\r\n")
+        lines = raw.decode("latin-1").split("\r\n")
+        code = int(lines[0].split(" ", 2)[1])
+        fields = {k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:])}
+        if "content-length" in fields:
+            await self.reader.readexactly(int(fields["content-length"]))
+        elif fields.get("transfer-encoding") == "chunked":
+            while True:
+                size = int((await self.reader.readline()).strip(), 16)
+                await self.reader.readexactly(size + 2)
+                if size == 0:
+                    break
+        if fields.get("connection") == "close":
+            self.close()
+        return code
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+# --- CPU from /proc -------------------------------------------------------------------------
+
+
+def _ticks(path: str, children: bool = False) -> int:
+    try:
+        fields = Path(path).read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return 0
+    # After the command: state is fields[0], utime fields[11], stime [12], cutime [13], cstime [14]
+    used = int(fields[11]) + int(fields[12])
+    return used + (int(fields[13]) + int(fields[14]) if children else 0)
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[2]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+@dataclass
+class CpuProbe:
+    """utime+stime of the server, of PostgreSQL (postmaster + children, reaped ones
+    included), of this process and of the fake Cloud API's thread."""
+
+    server_pid: int
+    postmaster_pid: int
+    fake_tid: int | None
+
+    def sample(self) -> dict[str, int]:
+        pg = _ticks(f"/proc/{self.postmaster_pid}/stat", children=True)
+        pg += sum(_ticks(f"/proc/{c}/stat") for c in _children(self.postmaster_pid))
+        fake = _ticks(f"/proc/self/task/{self.fake_tid}/stat") if self.fake_tid else 0
+        busy = sum(
+            int(x)
+            for i, x in enumerate(Path("/proc/stat").read_text().split()[1:9])
+            if i not in (3, 4)
+        )  # all but idle and iowait, all cores
+        return {
+            "machine": busy,
+            "server": _ticks(f"/proc/{self.server_pid}/stat"),
+            "postgres": pg,
+            "loadgen": _ticks("/proc/self/stat") - fake,
+            "fake": fake,
+        }
+
+
+def _postmaster_pid(pgdata: Path) -> int:
+    return int((pgdata / "postmaster.pid").read_text().split()[0])
+
+
+def _fake_tid() -> int | None:
+    for thread in threading.enumerate():
+        if thread.name == "fake-cloud":
+            return thread.native_id
+    return None
+
+
+# --- The load -------------------------------------------------------------------------------
+
+
+@dataclass
+class RunResult:
+    name: str
+    messages: int
+    statuses: int
+    elapsed: float  # first send to the last inbound ack
+    rate: float
+    ack_ms: list[float]
+    status_ack_ms: list[float]
+    reply_ms: list[float]
+    unmatched: int
+    drain_s: float | None  # None: still pending at the deadline
+    pending_left: int
+    cpu_ms: dict[str, float] = field(default_factory=dict)
+    other_cores: float = 0.0  # CPU of every other process on the machine meanwhile, in cores
+    non_200: int = 0
+
+
+def inbound_body(number: str, customer: str, seq: int, word: str) -> bytes:
+    wamid = f"wamid.BENCH{seq:09d}x{os.getpid()}"
+    item = message(customer, wamid, 1_760_000_000 + seq, text_content(word))
+    sender = contact(customer, f"Cliente {customer[-4:]}")
+    return json.dumps(one_change(number, contacts=[sender], messages=[item])).encode()
+
+
+def plan(numbers: list[str], customers_per_shop: int, run: int) -> list[tuple[str, bytes]]:
+    """Every customer's six messages, round robin: a customer's next message comes after
+    every other customer's current one."""
+    customers = [
+        (number, f"5255{run}{shop:03d}{index:04d}")
+        for index in range(customers_per_shop)
+        for shop, number in enumerate(numbers)
+    ]
+    jobs = []
+    seq = run * 1_000_000
+    for word in WORDS:
+        for number, customer in customers:
+            seq += 1
+            jobs.append((customer, inbound_body(number, customer, seq, word)))
+    return jobs
+
+
+def pending_rows(conn: psycopg.Connection) -> int:
+    row = conn.execute("SELECT count(*) FROM central.outbox WHERE status = 'pending'")
+    return int(row.fetchone()[0])  # type: ignore[index]
+
+
+async def drive(
+    base: str,
+    jobs: list[tuple[str, bytes]],
+    concurrency: int,
+    fake: FakeCloud,
+    numbers_of: dict[str, str],
+    with_statuses: bool,
+    db_url: str,
+    drain_limit: float,
+) -> tuple[float, float, list[tuple[str, float, float]], list[float], int, float | None, int]:
+    """Send the inbound jobs (and statuses for each reply seen) at `concurrency`; return the
+    time of the first send, of the last inbound ack, the inbound sends (customer, start,
+    ack ms), the status acks, non-200s, the drain time and what was left pending."""
+    host, port = base.removeprefix("http://").rsplit(":", 1)
+    prepared = [(customer, *signed(raw, LOCAL_SECRET)) for customer, raw in jobs]
+    inbound = deque(prepared)
+    busy: set[str] = set()  # customers with a message in flight: each waits for its ack
+    statuses: deque[bytes] = deque()
+    sends: list[tuple[str, float, float]] = []
+    status_ms: list[float] = []
+    bad = 0
+    seen = len(fake.calls())  # statuses only for the replies of these messages
+    inbound_done = asyncio.Event()
+    all_done = asyncio.Event()
+
+    async def watch_replies() -> None:
+        nonlocal seen
+        while not all_done.is_set():
+            calls = fake.calls()
+            for call in calls[seen:]:
+                if call.wamid and with_statuses:
+                    to = str(call.body.get("to", "")).lstrip("+")
+                    number = numbers_of.get(to)
+                    for state in STATES if number else ():
+                        item = status(call.wamid, state, 1_760_000_100, to)
+                        raw = json.dumps(one_change(number, statuses=[item])).encode()
+                        statuses.append(raw)
+            seen = len(calls)
+            await asyncio.sleep(0.05)
+
+    async def worker() -> None:
+        nonlocal bad
+        conn = Connection(host, int(port))
+        while True:
+            if statuses:
+                raw = statuses.popleft()
+                body, headers = signed(raw, LOCAL_SECRET)
+                started = time.monotonic()
+                code = await conn.post("/webhook", body, headers)
+                status_ms.append((time.monotonic() - started) * 1000)
+            elif (job := next_inbound(inbound, busy)) is not None:
+                customer, body, headers = job
+                busy.add(customer)
+                started = time.monotonic()
+                code = await conn.post("/webhook", body, headers)
+                sends.append((customer, started, (time.monotonic() - started) * 1000))
+                busy.discard(customer)
+                if not inbound and len(sends) == len(prepared):
+                    inbound_done.set()
+            elif all_done.is_set() and not inbound:
+                break
+            else:
+                await asyncio.sleep(0.01)
+                continue
+            bad += code != 200
+        conn.close()
+
+    watcher = asyncio.create_task(watch_replies())
+    workers = [asyncio.create_task(worker()) for _ in range(concurrency)]
+    first = time.monotonic()
+    await inbound_done.wait()
+    last_ack = max(start + ms / 1000 for _, start, ms in sends)
+    # Drain: the outbox empties (statuses keep coming for the replies still going out).
+    drain: float | None = None
+    deadline = last_ack + drain_limit
+    left = 0
+    # One connection for the polling: a new backend per poll would count as PostgreSQL CPU.
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            left = await asyncio.to_thread(pending_rows, conn)
+            if left == 0:
+                drain = max(0.0, time.monotonic() - last_ack)
+                break
+            await asyncio.sleep(0.05)
+    # The last statuses for the last replies, then stop.
+    await asyncio.sleep(0.2)
+    for _ in range(600):
+        if not statuses:
+            break
+        await asyncio.sleep(0.05)
+    all_done.set()
+    await asyncio.gather(*workers)
+    await watcher
+    return first, last_ack, sends, status_ms, bad, drain, left
+
+
+def next_inbound(
+    inbound: deque[tuple[str, bytes, dict[str, str]]], busy: set[str]
+) -> tuple[str, bytes, dict[str, str]] | None:
+    """The first queued message whose customer has nothing in flight and no earlier message
+    queued: a customer's messages go one at a time, in order."""
+    seen: set[str] = set()
+    for index, job in enumerate(inbound):
+        if index > 256:
+            break
+        if job[0] not in busy and job[0] not in seen:
+            del inbound[index]
+            return job
+        seen.add(job[0])
+    return None
+
+
+def match_replies(
+    sends: list[tuple[str, float, float]], fake: FakeCloud
+) -> tuple[list[float], int]:
+    """Inbound -> reply ms: the k-th reply call to a customer answers its k-th message."""
+    replies: dict[str, list[float]] = defaultdict(list)
+    for call in fake.calls():
+        if call.wamid:
+            replies[str(call.body.get("to", "")).lstrip("+")].append(call.received_at)
+    by_customer: dict[str, list[float]] = defaultdict(list)
+    for customer, started, _ in sorted(sends, key=lambda s: s[1]):
+        by_customer[customer].append(started)
+    out, unmatched = [], 0
+    for customer, starts in by_customer.items():
+        got = sorted(replies.get(customer, []))
+        for index, started in enumerate(starts):
+            if index < len(got):
+                out.append((got[index] - started) * 1000)
+            else:
+                unmatched += 1
+    return out, unmatched
+
+
+def one_run(
+    name: str,
+    run: int,
+    server: object,
+    db_url: str,
+    numbers: list[str],
+    args: argparse.Namespace,
+    latency: tuple[float, float, float],
+) -> RunResult:
+    fake = FakeCloud(seed=run)
+    fake_url = fake.start()
+    seconds, slow_fraction, slow_seconds = latency
+    fake.set_latency(seconds, slow_fraction=slow_fraction, slow_seconds=slow_seconds)
+    proc, base = start_server(db_url, fake_url, 1)
+    try:
+        numbers_of: dict[str, str] = {}
+        jobs = plan(numbers, args.customers, run)
+        for customer, raw in jobs:
+            numbers_of[customer] = json.loads(raw)["entry"][0]["changes"][0]["value"]["metadata"][
+                "phone_number_id"
+            ]
+        # Warm up: one message per shop from customers outside the measurement.
+        warm = [
+            (
+                f"5256{run}{i:07d}",
+                inbound_body(n, f"5256{run}{i:07d}", run * 1_000_000 + 900_000 + i, "hola"),
+            )
+            for i, n in enumerate(numbers)
+        ]
+        asyncio.run(
+            drive(base, warm, min(len(warm), args.concurrency), fake, {}, False, db_url, 30)
+        )
+        probe = CpuProbe(proc.pid, _postmaster_pid(server.pgdata), _fake_tid())  # type: ignore[attr-defined]
+        before = probe.sample()
+        window_started = time.monotonic()
+        first, last_ack, sends, status_ms, bad, drain, left = asyncio.run(
+            drive(
+                base,
+                jobs,
+                args.concurrency,
+                fake,
+                numbers_of,
+                True,
+                db_url,
+                args.drain_limit,
+            )
+        )
+        after = probe.sample()
+        window = time.monotonic() - window_started
+        ours = sum(after[k] - before[k] for k in ("server", "postgres", "loadgen", "fake"))
+        other = max(0.0, (after["machine"] - before["machine"] - ours) * TICK_MS / 1000 / window)
+        reply_ms, unmatched = match_replies(sends, fake)
+        count = len(sends)
+        return RunResult(
+            name=name,
+            messages=count,
+            statuses=len(status_ms),
+            elapsed=last_ack - first,
+            rate=count / (last_ack - first),
+            ack_ms=[ms for _, _, ms in sends],
+            status_ack_ms=status_ms,
+            reply_ms=reply_ms,
+            unmatched=unmatched,
+            drain_s=drain,
+            pending_left=left,
+            cpu_ms={k: (after[k] - before[k]) * TICK_MS / count for k in after},
+            non_200=bad,
+            other_cores=other,
+        )
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        fake.stop()
+
+
+# --- Ceilings -------------------------------------------------------------------------------
+
+PGBENCH_SCRIPT = Path(__file__).with_name("bench_message.sql")
+
+REPLY = json.dumps(
+    {
+        "to": "+525500000000",
+        "type": "interactive",
+        "interactive": {
+            "body": {"text": "¿Qué te gustaría hacer? Elige una opción o escribe su número."},
+            "type": "list",
+            "action": {
+                "button": "Ver opciones",
+                "sections": [
+                    {
+                        "title": "Menú principal",
+                        "rows": [
+                            {"id": "menu-catalog", "title": "Ver catálogo"},
+                            {"id": "menu-order", "title": "Hacer un pedido"},
+                            {"id": "menu-status", "title": "Estado de pedido"},
+                            {"id": "menu-agent", "title": "Hablar con un asesor"},
+                        ],
+                    }
+                ],
+            },
+        },
+    },
+    ensure_ascii=False,
+)
+
+
+def pgbench_ceiling(
+    server: object, db_url: str, number: str, concurrency: int, seconds: int, customers: int
+) -> tuple[float, str]:
+    """One steady-state message's SQL under pgbench against the shop with `number`: the
+    customers the load created there, `-M prepared`."""
+    bin_dir = server.bin_dir  # type: ignore[attr-defined]
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        tenant, schema = conn.execute(
+            "SELECT id, schema_name FROM central.tenants WHERE phone_number_id = %s", (number,)
+        ).fetchone()  # type: ignore[misc]
+        # Enough customers that 32 clients rarely wait on one another's locks, as in the load.
+        conn.execute(
+            f"INSERT INTO {schema}.customers (wa_id, name, last_inbound_at) "
+            "SELECT '5257' || lpad(n::text, 8, '0'), 'Cliente', now() "
+            "FROM generate_series(1, %s) n ON CONFLICT DO NOTHING",
+            (customers,),
+        )
+        conn.execute(
+            f"INSERT INTO {schema}.customer_sessions (customer_id, state, context, "
+            "last_message_at, expires_at) SELECT c.id, 'main_menu', '{}'::jsonb, now(), "
+            f"now() + interval '30 minutes' FROM {schema}.customers c WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {schema}.customer_sessions s WHERE s.customer_id = c.id)"
+        )
+        rows = conn.execute(
+            f"SELECT wa_id FROM {schema}.customers c JOIN {schema}.customer_sessions s "
+            "ON s.customer_id = c.id WHERE wa_id IS NOT NULL ORDER BY c.id"
+        ).fetchall()
+    wa_ids = [r[0] for r in rows]
+    script = string.Template(PGBENCH_SCRIPT.read_text()).substitute(
+        s=schema, tenant=tenant, customers=len(wa_ids), reply=REPLY.replace("'", "''")
+    )
+    # The customer's wa_id by index: a lookup table pgbench can pick from.
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS public.pgbench_customers")
+        conn.execute("CREATE TABLE public.pgbench_customers (n int PRIMARY KEY, wa_id text)")
+        with conn.cursor().copy("COPY public.pgbench_customers FROM STDIN") as copy:
+            for index, wa_id in enumerate(wa_ids, 1):
+                copy.write_row((index, wa_id))
+    script = script.replace(
+        "BEGIN;\n",
+        "SELECT wa_id AS w FROM public.pgbench_customers WHERE n = :c \\gset\nBEGIN;\n",
+        1,
+    )
+    handle, name = tempfile.mkstemp(prefix="message-", suffix=".sql")
+    os.close(handle)
+    path = Path(name)
+    path.write_text(script)
+    try:
+        done = subprocess.run(
+            [
+                str(bin_dir / "pgbench"),
+                "-n",
+                "-f",
+                str(path),
+                "-c",
+                str(concurrency),
+                "-j",
+                "2",
+                "-T",
+                str(seconds),
+                "-M",
+                "prepared",
+                db_url,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    finally:
+        path.unlink()
+    match = re.search(r"tps = ([\d.]+)", done.stdout)
+    if done.returncode != 0 or not match:
+        print(done.stdout[-2000:], done.stderr[-2000:])
+        raise SystemExit("pgbench failed")
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM central.outbox WHERE recipient = '525500000000'")
+    return float(match.group(1)), script
+
+
+STARLETTE_APP = textwrap.dedent(
+    """
+    import socket, sys, uvicorn
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    async def webhook(request):
+        await request.body()
+        return PlainTextResponse("ok")
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    print(sock.getsockname()[1], flush=True)
+    app = Starlette(routes=[Route("/webhook", webhook, methods=["POST"])])
+    config = uvicorn.Config(app, log_level="warning", access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])
+    """
+)
+
+
+def starlette_ceiling(
+    jobs: list[tuple[str, bytes]], concurrency: int, count: int
+) -> tuple[float, float]:
+    """Requests/s of a bare Starlette endpoint under uvicorn (the same webhook bodies, the
+    same load generator); and the load generator's CPU ms per request."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", STARLETTE_APP], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline())
+        host = "127.0.0.1"
+
+        async def go() -> float:
+            prepared = [signed(raw, LOCAL_SECRET) for _, raw in jobs]
+            queue = [prepared[i % len(prepared)] for i in range(count)]
+
+            async def worker() -> None:
+                conn = Connection(host, port)
+                while queue:
+                    body, headers = queue.pop()
+                    await conn.post("/webhook", body, headers)
+                conn.close()
+
+            warm = Connection(host, port)
+            for _ in range(50):
+                for _attempt in range(100):
+                    try:
+                        await warm.post("/webhook", b"{}", {})
+                        break
+                    except OSError:
+                        await asyncio.sleep(0.05)
+            warm.close()
+            started = time.monotonic()
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            return time.monotonic() - started
+
+        cpu0 = _ticks("/proc/self/stat")
+        elapsed = asyncio.run(go())
+        cpu = (_ticks("/proc/self/stat") - cpu0) * TICK_MS / count
+        return count / elapsed, cpu
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+# --- Report ---------------------------------------------------------------------------------
+
+
+def code_version() -> str:
+    import chatcentral
+
+    where = Path(chatcentral.__file__).resolve().parent
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(where), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(where), "status", "--porcelain", "--", ":/src", ":/central_schema"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + ("-dirty" if dirty else "")
+
+
+def _ms(values: list[float], pct: float) -> str:
+    if not values:
+        return "—"
+    value = percentile(values, pct)
+    return f"{value:.0f}" if value != float("inf") else "never"
+
+
+def table(
+    runs: list[RunResult],
+    pg_tps: float,
+    web_rps: float,
+    web_cpu: float,
+) -> list[str]:
+    ceiling = min(pg_tps, web_rps)
+    lines = [
+        "| run | ack msg/s | ack p50 / p95 / p99 ms | inbound → reply p50 / p99 ms "
+        "| outbox drain after last ack | CPU ms/msg: server / PostgreSQL / load gen "
+        "| ratio to the lower ceiling |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in runs:
+        drain = f"{r.drain_s:.1f} s" if r.drain_s is not None else f"> limit, {r.pending_left} left"
+        # A reply that never came (within the drain limit) counts as later than any other.
+        replies = r.reply_ms + [float("inf")] * r.unmatched
+        unmatched = f" ({r.unmatched} never answered)" if r.unmatched else ""
+        lines.append(
+            f"| {r.name}: {r.messages} msgs + {r.statuses} statuses"
+            f"{f' (other processes: {r.other_cores:.2f} cores)' if r.other_cores >= 0.05 else ''}"
+            f"{f', {r.non_200} non-200' if r.non_200 else ''} "
+            f"| {r.rate:.0f} | {_ms(r.ack_ms, 50)} / {_ms(r.ack_ms, 95)} / {_ms(r.ack_ms, 99)} "
+            f"| {_ms(replies, 50)} / {_ms(replies, 99)}{unmatched} | {drain} "
+            f"| {r.cpu_ms['server']:.1f} / {r.cpu_ms['postgres']:.1f} / "
+            f"{r.cpu_ms['loadgen']:.1f} (fake API {r.cpu_ms['fake']:.1f}) "
+            f"| {r.rate / ceiling:.2f} |"
+        )
+    lines.append(
+        f"| ceiling: one message's SQL, pgbench -M prepared | {pg_tps:.0f} tps | — | — | — | — "
+        f"| {'**lower**' if pg_tps <= web_rps else '—'} |"
+    )
+    lines.append(
+        f"| ceiling: bare Starlette POST under uvicorn, same load gen | {web_rps:.0f} req/s "
+        f"| — | — | — | load gen {web_cpu:.2f} | {'**lower**' if web_rps < pg_tps else '—'} |"
+    )
+    return lines
+
+
+def write_docs(slot: str, heading: str, body: list[str]) -> None:
+    begin, end = f"<!-- message bench {slot}: begin -->", f"<!-- message bench {slot}: end -->"
+    block = "\n".join([begin, heading, "", *body, end])
+    text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + block + rest.split(end, 1)[1]
+    else:
+        section = "## Message path (`make bench`)"
+        if section not in text:
+            text = text.rstrip("\n") + f"\n\n{section}\n"
+        head, rest = text.split(section, 1)
+        text = head + section + "\n\n" + block + "\n" + rest.lstrip("\n")
+        text = text.rstrip("\n") + "\n"
+    DOCS.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a smaller load (~1 minute)")
+    parser.add_argument("--shops", type=int, default=20)
+    parser.add_argument("--customers", type=int, default=None, help="per shop (default 20)")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--pgbench-seconds", type=int, default=10)
+    parser.add_argument("--drain-limit", type=float, default=45.0, help="seconds")
+    parser.add_argument("--only", choices=["loopback", "meta"], help="one of the two runs")
+    parser.add_argument(
+        "--docs-slot",
+        default="current",
+        help="which table of docs/BENCHMARKS.md to (re)write ('-' for none)",
+    )
+    args = parser.parse_args()
+    if args.customers is None:
+        args.customers = 6 if args.quick else 20
+    if args.quick:
+        args.pgbench_seconds = min(args.pgbench_seconds, 5)
+        args.drain_limit = min(args.drain_limit, 30)
+
+    import chatcentral
+
+    version = code_version()
+    print(f"chatcentral from {Path(chatcentral.__file__).parent} at {version}")
+    started = time.monotonic()
+    data_dir = Path(tempfile.mkdtemp(prefix="chatcentral-bench-"))
+    server = start_embedded(data_dir, database="postgres")
+    runs: list[RunResult] = []
+    try:
+        db_url = recreate_database(server.admin_url(), "chatcentral_bench")
+        numbers = provision(db_url, args.shops)
+        settings = [
+            ("loopback", (0.0, 0.0, 0.0)),
+            ("Meta-like latency", (0.275, 0.02, 1.2)),
+        ]
+        for run, (name, latency) in enumerate(settings, 1):
+            if args.only and not name.lower().startswith(args.only):
+                continue
+            print(f"run {run}: {name} …", flush=True)
+            result = one_run(name, run, server, db_url, numbers, args, latency)
+            runs.append(result)
+            print("\n".join(table([result], 1e9, 1e9, 0)[2:3]), flush=True)
+        pg_tps, _ = pgbench_ceiling(
+            server,
+            db_url,
+            numbers[0],
+            args.concurrency,
+            args.pgbench_seconds,
+            10_000,
+        )
+        print(f"pgbench, one message's SQL: {pg_tps:.0f} tps", flush=True)
+        web_jobs = plan(numbers, args.customers, 9)
+        web_rps, web_cpu = starlette_ceiling(
+            web_jobs, args.concurrency, 5000 if args.quick else 20000
+        )
+        print(f"bare Starlette: {web_rps:.0f} req/s", flush=True)
+    finally:
+        server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+    total = time.monotonic() - started
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    command = "make bench" + (" (--quick)" if args.quick else "")
+    lines = table(runs, pg_tps, web_rps, web_cpu)
+    heading = (
+        ("" if args.docs_slot in ("current", "-") else f"**{args.docs_slot}** — ")
+        + f"Run {now} on {platform.machine()} with {os.cpu_count()} cores, code at {version}, "
+        f"`{command}` (`scripts/bench_messages.py{' --quick' if args.quick else ''}`), "
+        f"{total:.0f} s in all: {args.shops} shops × {args.customers} customers × "
+        f"{len(WORDS)} messages per run, concurrency {args.concurrency}, 3 status webhooks "
+        "per reply."
+    )
+    print()
+    print(heading)
+    print()
+    print("\n".join(lines))
+    if args.docs_slot != "-":
+        write_docs(args.docs_slot, heading, ["", *lines, ""])
+        print(f"\nwritten to {DOCS.relative_to(ROOT)} ({args.docs_slot})")
+
+
+if __name__ == "__main__":
+    main()
