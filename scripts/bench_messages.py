@@ -37,6 +37,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import string
 import subprocess
 import sys
@@ -407,6 +408,7 @@ def one_run(
             drive(base, warm, min(len(warm), args.concurrency), fake, {}, False, db_url, 30)
         )
         probe = CpuProbe(proc.pid, _postmaster_pid(server.pgdata), _fake_tid())  # type: ignore[attr-defined]
+        spy = start_profile(args.profile, proc.pid) if args.profile else None
         before = probe.sample()
         window_started = time.monotonic()
         first, last_ack, sends, status_ms, bad, drain, left = asyncio.run(
@@ -423,6 +425,10 @@ def one_run(
         )
         after = probe.sample()
         window = time.monotonic() - window_started
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(timeout=60)
+            print(summarize_profile(args.profile), flush=True)
         ours = sum(after[k] - before[k] for k in ("server", "postgres", "loadgen", "fake"))
         other = max(0.0, (after["machine"] - before["machine"] - ours) * TICK_MS / 1000 / window)
         reply_ms, unmatched = match_replies(sends, fake)
@@ -450,6 +456,76 @@ def one_run(
         except subprocess.TimeoutExpired:
             proc.kill()
         fake.stop()
+
+
+# --- Profile (--profile: py-spy on the server, GIL holders only) -------------------------
+
+PROFILE_BUCKETS = (  # the first match from the leaf up names a sample's bucket
+    ("HTTP client (httpx/httpcore/h11/anyio)", ("httpx/", "httpcore/", "h11/", "anyio/")),
+    ("psycopg", ("psycopg/", "psycopg_pool/")),
+    ("SQLAlchemy", ("sqlalchemy/",)),
+    ("web (uvicorn/starlette/httptools)", ("uvicorn/", "starlette/", "httptools/")),
+    ("JSON", ("json/", "orjson")),
+    ("conversation engine", ("chatcentral/conversation/",)),
+    ("transitions", ("transitions/",)),
+    ("phonenumbers", ("phonenumbers/",)),
+    ("logging/metrics", ("logging/", "prometheus_client/", "structlog/")),
+    ("chatcentral (other)", ("chatcentral/",)),
+    ("asyncio/uvloop", ("asyncio/", "uvloop/")),
+)
+
+
+def start_profile(path: str, pid: int) -> subprocess.Popen[bytes]:
+    spy = Path(sys.executable).with_name("py-spy")
+    if not spy.exists():
+        raise SystemExit("--profile needs py-spy: .venv/bin/pip install py-spy")
+    return subprocess.Popen(
+        [str(spy), "record", "--gil", "-r", "200", "-f", "raw", "-o", path, "-p", str(pid)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def summarize_profile(path: str) -> str:
+    """GIL-holding samples by bucket (leaf frame's package) and by side (a stack through the
+    dispatcher or the webhook)."""
+    buckets: dict[str, int] = defaultdict(int)
+    sides: dict[str, int] = defaultdict(int)
+    total = 0
+    for line in Path(path).read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        frames = stack.split(";")
+        name = "other"
+        for frame in reversed(frames):
+            where = frame.rpartition(" (")[2]  # the frame's file, e.g. "httpx/_client.py:1"
+            found = next(
+                (
+                    b
+                    for b, keys in PROFILE_BUCKETS
+                    if any(f"/{where}".find(f"/{k}") == 0 or f"/{k}" in f"/{where}" for k in keys)
+                ),
+                None,
+            )
+            if found:
+                name = found
+                break
+        buckets[name] += n
+        if any("(chatcentral/outbox/" in f or "(chatcentral/whatsapp/graph" in f for f in frames):
+            sides["dispatcher (outbox/, whatsapp/graph)"] += n
+        elif any("(chatcentral/webhook/" in f or "(chatcentral/inbound/" in f for f in frames):
+            sides["webhook (webhook/, inbound/)"] += n
+        else:
+            sides["unattributed (greenlet-run SQLAlchemy of either side, event loop)"] += n
+    lines = [f"profile of the server, {total} GIL-holding samples ({path}):"]
+    for title, table_ in (("by side", sides), ("by package (leaf)", buckets)):
+        lines.append(f"  {title}:")
+        for name, n in sorted(table_.items(), key=lambda kv: -kv[1]):
+            lines.append(f"    {100 * n / max(total, 1):5.1f} %  {name}")
+    return "\n".join(lines)
 
 
 # --- Ceilings -------------------------------------------------------------------------------
@@ -726,6 +802,11 @@ def main() -> None:
     parser.add_argument("--pgbench-seconds", type=int, default=10)
     parser.add_argument("--drain-limit", type=float, default=45.0, help="seconds")
     parser.add_argument("--only", choices=["loopback", "meta"], help="one of the two runs")
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="py-spy --gil on the server during the loads (slows it: not for the table)",
+    )
     parser.add_argument(
         "--docs-slot",
         default="current",
