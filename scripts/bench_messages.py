@@ -166,11 +166,7 @@ class CpuProbe:
         pg = _ticks(f"/proc/{self.postmaster_pid}/stat", children=True)
         pg += sum(_ticks(f"/proc/{c}/stat") for c in _children(self.postmaster_pid))
         fake = _ticks(f"/proc/self/task/{self.fake_tid}/stat") if self.fake_tid else 0
-        busy = sum(
-            int(x)
-            for i, x in enumerate(Path("/proc/stat").read_text().split()[1:9])
-            if i not in (3, 4)
-        )  # all but idle and iowait, all cores
+        busy = _machine_busy()
         return {
             "machine": busy,
             "server": _ticks(f"/proc/{self.server_pid}/stat"),
@@ -178,6 +174,23 @@ class CpuProbe:
             "loadgen": _ticks("/proc/self/stat") - fake,
             "fake": fake,
         }
+
+
+def _machine_busy() -> int:
+    fields = Path("/proc/stat").read_text().split()[1:9]
+    return sum(int(x) for i, x in enumerate(fields) if i not in (3, 4))  # not idle, iowait
+
+
+def wait_quiet(limit_s: float) -> None:
+    """Wait (up to `limit_s`) until the rest of the machine uses under 0.15 cores."""
+    deadline = time.monotonic() + limit_s
+    while True:
+        busy = _machine_busy()
+        time.sleep(1)
+        cores = (_machine_busy() - busy) * TICK_MS / 1000
+        if cores < 0.15 or time.monotonic() > deadline:
+            print(f"machine busy with {cores:.2f} cores before the run", flush=True)
+            return
 
 
 def _postmaster_pid(pgdata: Path) -> int:
@@ -803,6 +816,13 @@ def main() -> None:
     parser.add_argument("--drain-limit", type=float, default=45.0, help="seconds")
     parser.add_argument("--only", choices=["loopback", "meta"], help="one of the two runs")
     parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0,
+        metavar="S",
+        help="before each run wait up to S seconds for the rest of the machine to go idle",
+    )
+    parser.add_argument(
         "--profile",
         metavar="FILE",
         help="py-spy --gil on the server during the loads (slows it: not for the table)",
@@ -838,9 +858,13 @@ def main() -> None:
             if args.only and not name.lower().startswith(args.only):
                 continue
             print(f"run {run}: {name} …", flush=True)
+            if args.wait_quiet:
+                wait_quiet(args.wait_quiet)
             result = one_run(name, run, server, db_url, numbers, args, latency)
             runs.append(result)
             print("\n".join(table([result], 1e9, 1e9, 0)[2:3]), flush=True)
+        if args.wait_quiet:
+            wait_quiet(args.wait_quiet)
         pg_tps, _ = pgbench_ceiling(
             server,
             db_url,
@@ -876,7 +900,7 @@ def main() -> None:
     print()
     print("\n".join(lines))
     if args.docs_slot != "-":
-        write_docs(args.docs_slot, heading, ["", *lines, ""])
+        write_docs(args.docs_slot, heading, [*lines, ""])
         print(f"\nwritten to {DOCS.relative_to(ROOT)} ({args.docs_slot})")
 
 
