@@ -3,7 +3,8 @@
 Replies are matched call by call: for each customer, the bodies the fake Cloud API
 accepted must be the bodies of the outbox rows queued for them, in the same order; a
 body accepted again is a repeat, one missing is a lost reply, one ahead of an earlier
-reply is out of order. Mark-read calls are matched on the message they mark.
+reply is out of order. Mark-read calls are matched on the message they mark: each rides
+on the last reply to that message (`outbox.mark_read_wamid`, no row of its own).
 """
 
 from __future__ import annotations
@@ -80,7 +81,8 @@ async def audit(
         outbox = (
             await conn.execute(
                 text(
-                    "SELECT id, tenant_id, kind, recipient, payload, status FROM central.outbox "
+                    "SELECT id, tenant_id, kind, recipient, payload, status, mark_read_wamid "
+                    "FROM central.outbox "
                     "WHERE tenant_id = ANY(:ids) ORDER BY id"
                 ),
                 {"ids": [shop.id for shop in shops]},
@@ -180,9 +182,9 @@ def _check_mark_reads(
     result: Audit, numbers: dict[int, str], outbox: Sequence[Any], calls: list[Call]
 ) -> None:
     expected = {
-        (numbers[row.tenant_id], str(row.payload.get("message_id")))
+        (numbers[row.tenant_id], str(row.mark_read_wamid))
         for row in outbox
-        if row.kind == "mark_read" and row.status != "cancelled"
+        if row.mark_read_wamid is not None
     }
     result.mark_reads_expected = len(expected)
     seen = Counter((call.phone_number_id, str(call.body.get("message_id"))) for call in calls)

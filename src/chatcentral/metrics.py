@@ -33,6 +33,10 @@ OUTBOX_RETRIES = Counter(
 OUTBOX_FAILED = Counter(
     "chatcentral_outbox_failed_total", "Graph API calls failed for good (alerted)", ["code"]
 )
+MARK_READ_FAILED = Counter(
+    "chatcentral_mark_read_failed_total",
+    "Mark-reads given up after their reply was accepted (best effort, not retried later)",
+)
 OUTBOX_SEND_SECONDS = Histogram(
     "chatcentral_outbox_send_seconds",
     "Graph API call duration",

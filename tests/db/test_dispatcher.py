@@ -95,8 +95,11 @@ async def test_replies_are_sent_then_marked_read_and_the_wamid_stored(
     inbound = cloud.message_from("1110001", "5215512345678", "hola", id="wamid.IN1")
     await post(client, inbound)
 
-    assert await dispatcher.dispatch_once() == 1  # the reply; mark-read waits behind it
-    assert await dispatcher.dispatch_once() == 1  # now the mark-read
+    # One outbox row: the reply carries the mark-read of the message it answers.
+    [queued] = outbox_rows(sync_engine)
+    assert queued.kind == "message"
+    assert await dispatcher.dispatch_once() == 1  # the reply, then (not queued) its mark-read
+    await dispatcher.settle()
     assert await dispatcher.dispatch_once() == 0
 
     reply, mark = sent_bodies(route)
@@ -109,7 +112,7 @@ async def test_replies_are_sent_then_marked_read_and_the_wamid_stored(
             text("SELECT wamid, status FROM tenant_tienda.messages WHERE direction = 'out'")
         ).one()
     assert tuple(row) == ("wamid.OUT1", "accepted")
-    assert [r.status for r in outbox_rows(sync_engine)] == ["sent", "sent"]
+    assert [r.status for r in outbox_rows(sync_engine)] == ["sent"]
 
 
 @respx.mock
@@ -157,11 +160,12 @@ async def test_a_permanent_error_is_not_retried_and_is_alerted(
     make_due(sync_engine)
     # The reply failed for good: it is never retried, and its mark-read is not sent either
     # (no blue ticks on a message nobody answered).
+    await dispatcher.settle()
     assert await dispatcher.dispatch_once() == 0
-    reply, mark = outbox_rows(sync_engine)
+    [reply] = outbox_rows(sync_engine)
     assert (reply.status, reply.attempts, reply.error_code) == ("failed", 1, 131009)
-    assert mark.status == "cancelled"
     assert route.call_count == 1
+    assert "status" not in json.loads(route.calls[0].request.content)
     with sync_engine.connect() as conn:
         message = conn.execute(
             text("SELECT status, error_code FROM tenant_tienda.messages WHERE direction='out'")
@@ -201,13 +205,15 @@ async def test_pair_rate_limit_backs_off_one_customer_only_and_keeps_order(
     await post(client, cloud.message_from("1110001", beto, "hola", ts=1_760_000_002))
 
     assert await dispatcher.dispatch_once() == 2  # Ana's first reply and Beto's reply
-    assert await dispatcher.dispatch_once() == 1  # Beto's mark-read; Ana waits (backoff)
+    await dispatcher.settle()  # Beto's mark-read
+    assert await dispatcher.dispatch_once() == 0  # Ana waits (backoff)
     ana_rows = [r for r in outbox_rows(sync_engine) if r.recipient == ana]
-    assert [r.status for r in ana_rows] == ["pending"] * 4
+    assert [r.status for r in ana_rows] == ["pending"] * 2
     assert ana_rows[0].error_code == 131056
     make_due(sync_engine)
-    for _ in range(4):
+    for _ in range(2):
         assert await dispatcher.dispatch_once() == 1  # Ana's queue, strictly in order
+        await dispatcher.settle()
     to_ana = [b for b in sent_bodies(route) if b.get("to") == "+" + ana or "status" in b]
     kinds = [("read" if "status" in b else "reply") for b in to_ana]
     assert kinds[-4:] == ["reply", "read", "reply", "read"]
@@ -239,19 +245,17 @@ async def test_a_dispatcher_killed_mid_send_loses_nothing(
     doomed.cancel()  # the process dies between commit of the reply and its send
     with pytest.raises(asyncio.CancelledError):
         await doomed
-    assert [(r.status, r.attempts) for r in outbox_rows(sync_engine)] == [
-        ("pending", 0),
-        ("pending", 0),
-    ]
+    assert [(r.status, r.attempts) for r in outbox_rows(sync_engine)] == [("pending", 0)]
 
     route.mock(side_effect=None, return_value=accepted("wamid.AFTER"))
     restarted = Dispatcher(async_engine, graph, settings)
     assert await restarted.dispatch_once() == 0  # the dead dispatcher's lease still holds
     make_due(sync_engine)  # the lease runs out
     assert await restarted.dispatch_once() == 1
-    assert await restarted.dispatch_once() == 1
+    await restarted.settle()
     await graph.aclose()
-    assert [r.status for r in outbox_rows(sync_engine)] == ["sent", "sent"]
+    assert [r.status for r in outbox_rows(sync_engine)] == ["sent"]
+    assert sent_bodies(route)[-1]["status"] == "read"  # the mark-read, after the reply
 
 
 @respx.mock
@@ -391,8 +395,8 @@ async def test_the_running_app_dispatches_when_notified(
                 if route.call_count >= 2:
                     break
                 await asyncio.sleep(0.05)
-    assert route.call_count == 2
-    assert [r.status for r in outbox_rows(sync_engine)] == ["sent", "sent"]
+    assert route.call_count == 2  # the reply, then its mark-read (no outbox row of its own)
+    assert [r.status for r in outbox_rows(sync_engine)] == ["sent"]
 
 
 async def test_a_status_naming_an_inbound_message_changes_nothing(

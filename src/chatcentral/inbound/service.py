@@ -123,16 +123,20 @@ class ConversationService:
         replies: list[dict[str, Any]],
         message: InboundMessage,
     ) -> None:
-        """Queue the replies, then the mark-read of the message they answer."""
-        for reply in replies:
+        """Queue the replies; the last one carries the mark-read of the message they answer
+        (sent by the dispatcher right after that reply is accepted, with no outbox row of
+        its own: never before the replies, and never if the reply fails for good)."""
+        mark_read = message.id if self._mark_read else None
+        for number, reply in enumerate(replies, start=1):
             payload = outbound.envelope(reply, **identity.address)
             await enqueue.queue_reply(
-                conn, shop.id, customer_id, identity.recipient_key, reply, payload
-            )
-        if replies and self._mark_read:
-            # Same recipient queue: it goes out right after the replies, never before.
-            await enqueue.queue_call(
-                conn, shop.id, "mark_read", identity.recipient_key, outbound.mark_read(message.id)
+                conn,
+                shop.id,
+                customer_id,
+                identity.recipient_key,
+                reply,
+                payload,
+                mark_read_wamid=mark_read if number == len(replies) else None,
             )
 
 

@@ -22,7 +22,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -36,6 +36,7 @@ from chatcentral.db.engine import TenantBinder
 from chatcentral.db.errors import database_trouble
 from chatcentral.metrics import (
     DISPATCHER_ERRORS,
+    MARK_READ_FAILED,
     NOTIFICATIONS_FAILED,
     OUTBOX_FAILED,
     OUTBOX_RETRIES,
@@ -73,6 +74,10 @@ DB_RETRY_FIRST_S = 0.5
 DB_RETRY_CAP_S = 5.0
 # Tries at recording a result in full before recording the outbox row alone.
 FULL_RECORD_ATTEMPTS = 3
+# The mark-read after a reply: best effort, quick (whatsapp-cloud-api.md §7).
+MARK_READ_TIMEOUT_S = 5.0
+MARK_READ_TRIES = 4  # pauses of 0.5, 1 and 2 s between them
+MARK_READ_RETRY_S = 0.5
 
 # "The lowest pending id of each (shop, recipient)", walked oldest first: pending rows in
 # id order (ix_outbox_pending_id), each kept only if it heads its customer's queue (one
@@ -94,7 +99,7 @@ _CLAIM = text(
     WHERE o.id = due.id AND t.id = o.tenant_id
     RETURNING o.id, o.tenant_id, o.kind, o.recipient, o.payload, o.message_id, o.attempts,
               t.schema_name, t.phone_number_id, t.access_token_encrypted, t.slug, o.due_at,
-              o.fallback
+              o.fallback, o.mark_read_wamid
     """
 )
 # The three ways a send ends. Each only touches a row still pending under the lease that
@@ -131,14 +136,21 @@ _SWAP_FALLBACK = text(
     RETURNING id
     """
 )
-_CANCEL_NEXT_MARK_READ = text(
+# A reply failed for good: the customer's message it answered is not marked read. The
+# mark-read rides on the last reply to that message (`mark_read_wamid`), the next one in
+# the queue carrying one (or, queued before c0005, a `mark_read` row: cancelled).
+_DROP_NEXT_MARK_READ = text(
     """
-    UPDATE central.outbox SET status = 'cancelled'
-    WHERE id = (
-        SELECT n.id FROM central.outbox n JOIN central.outbox f ON f.id = :id
-        WHERE n.status = 'pending' AND n.kind = 'mark_read' AND n.tenant_id = f.tenant_id
+    WITH next AS (
+        SELECT n.id, n.kind FROM central.outbox n JOIN central.outbox f ON f.id = :id
+        WHERE n.status = 'pending' AND n.tenant_id = f.tenant_id
           AND n.recipient = f.recipient AND n.id > f.id
+          AND (n.mark_read_wamid IS NOT NULL OR n.kind = 'mark_read')
         ORDER BY n.id LIMIT 1)
+    UPDATE central.outbox o
+    SET mark_read_wamid = NULL,
+        status = CASE WHEN next.kind = 'mark_read' THEN 'cancelled' ELSE o.status END
+    FROM next WHERE o.id = next.id
     """
 )
 # The tenant's outbound message row, built once (bind parameters, not per-row literals).
@@ -248,6 +260,7 @@ class Claimed:
     slug: str
     leased_until: datetime  # the row's due_at as claimed: the fence for its outcome
     fallback: dict[str, Any] | None = None  # sent instead on 131047 (a closed window)
+    mark_read_wamid: str | None = None  # marked read once this row is accepted
 
 
 @dataclass(frozen=True)
@@ -331,6 +344,7 @@ class Dispatcher:
         self._rng = rng or random.Random()
         self._wake = asyncio.Event()
         self._media = MediaRelay(graph)
+        self._background: set[asyncio.Task[None]] = set()
 
     def wake(self, _payload: str = "") -> None:
         """Called on NOTIFY: new rows are waiting."""
@@ -380,6 +394,10 @@ class Dispatcher:
                 )
             if wait > 0:
                 await pause(wait, stop, self._wake)
+        # Mark-reads already under way get their few seconds; none outlives the dispatcher.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(MARK_READ_TIMEOUT_S * MARK_READ_TRIES):
+                await self.settle()
 
     async def dispatch_once(self) -> int:
         """Claim (lease) one batch and send it concurrently, recording each outcome as soon
@@ -399,7 +417,10 @@ class Dispatcher:
 
     async def _deliver(self, row: Claimed, lease_ends: float) -> None:
         """Send one row and record its outcome; never raises (but can be cancelled)."""
-        outcome = self._decide(row, await self._send(row))
+        result = await self._send(row)
+        if result.failure is None and row.mark_read_wamid is not None:
+            self._spawn(self._mark_read(row, row.mark_read_wamid))
+        outcome = self._decide(row, result)
         trouble = Backoff()
         refused = 0  # full records that failed with the database up
         while True:
@@ -436,6 +457,49 @@ class Dispatcher:
                     wait,
                 )
                 await asyncio.sleep(wait)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Fire and forget, keeping a reference until it ends (`settle` awaits them)."""
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def settle(self) -> None:
+        """Wait for the fire-and-forget calls started so far (mark-reads)."""
+        while self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+
+    async def _mark_read(self, row: Claimed, wamid: str) -> None:
+        """Mark the customer's message read now that its reply is accepted. Best effort: a
+        short deadline per call, a few quick tries on a passing failure (429, 5xx, timeout),
+        then given up (logged and counted); a lost mark-read only leaves grey ticks."""
+        body = outbound.mark_read(wamid)
+        reason = "no access token configured for shop"
+        try:
+            token = token_for(self._settings, row.token_encrypted)
+            for attempt in range(MARK_READ_TRIES):
+                if token is None:
+                    break
+                if attempt:
+                    await asyncio.sleep(MARK_READ_RETRY_S * 2 ** (attempt - 1))
+                try:
+                    async with asyncio.timeout(MARK_READ_TIMEOUT_S):
+                        result = await self._graph.send(row.phone_number_id, token, body)
+                except TimeoutError:
+                    reason = "timeout"
+                    continue
+                if result.failure is None:
+                    OUTBOX_SENT.labels(kind="mark_read").inc()
+                    return
+                reason = result.failure.reason
+                if result.failure.verdict is Verdict.PERMANENT:
+                    break
+        except Exception:  # a bad key, a bug: never the dispatcher's end
+            MARK_READ_FAILED.inc()
+            log.warning("shop %s: mark-read of %s not sent", row.slug, wamid, exc_info=True)
+            return
+        MARK_READ_FAILED.inc()
+        log.warning("shop %s: mark-read of %s not sent (%s)", row.slug, wamid, reason)
 
     async def _send(self, row: Claimed) -> SendResult:
         try:
@@ -541,9 +605,10 @@ class Dispatcher:
             await tenant_conn.execute(
                 _MESSAGE_FAILED, {"out_id": row.message_id, "out_code": failure.code}
             )
-        if row.kind == "message":
-            # The customer's message was not answered: do not show them blue ticks for it.
-            await conn.execute(_CANCEL_NEXT_MARK_READ, {"id": row.id})
+        if row.kind == "message" and row.mark_read_wamid is None:
+            # The customer's message was not answered: do not show them blue ticks for it
+            # (a row carrying its own mark-read just never sends it).
+            await conn.execute(_DROP_NEXT_MARK_READ, {"id": row.id})
         for hook in self._hooks:
             await hook(conn, row, failure)
 

@@ -33,13 +33,14 @@ _reply = (
     .cte("reply")
 )
 _QUEUE_REPLY = pg_insert(Outbox).from_select(
-    ["tenant_id", "kind", "recipient", "payload", "message_id"],
+    ["tenant_id", "kind", "recipient", "payload", "message_id", "mark_read_wamid"],
     select(
         bindparam("tenant_id", type_=Integer),
         literal("message"),
         bindparam("recipient", type_=Text),
         bindparam("payload", type_=JSONB),
         _reply.c.id,
+        bindparam("mark_read_wamid", type_=Text),
     ),
 )
 # The same for a message of any kind (news for the shop's staff, say), with the call to
@@ -70,9 +71,13 @@ async def queue_reply(
     recipient: str,
     reply: dict[str, Any],
     payload: dict[str, Any],
+    *,
+    mark_read_wamid: str | None = None,
 ) -> None:
-    """Record the outbound message and queue its send, in one statement."""
+    """Record the outbound message and queue its send, in one statement; once Meta accepts
+    it the dispatcher marks `mark_read_wamid` (the customer's message it answers) read."""
     params = {
+        "mark_read_wamid": mark_read_wamid,
         "tenant_id": tenant_id,
         "customer_id": customer_id,
         "recipient": recipient,
