@@ -65,10 +65,14 @@ async def services(
         engine = make_engine(settings.database_url, settings)
     directory = TenantDirectory(engine)
     conversations = ConversationService(mark_read=settings.chatcentral_mark_read, clock=clock)
+    sends = settings.chatcentral_send_concurrency
     graph = GraphClient(
-        settings.whatsapp_api_base_url, settings.whatsapp_api_version, transport=graph_transport
+        settings.whatsapp_api_base_url,
+        settings.whatsapp_api_version,
+        transport=graph_transport,
+        connections=2 * sends,  # each reply and, right after it, its mark-read
     )
-    outbox = Dispatcher(engine, graph, settings)
+    outbox = Dispatcher(engine, graph, settings, batch_size=sends)
     listener = Listener(
         engine.url.render_as_string(hide_password=False),
         {TENANTS_CHANNEL: directory.invalidate, OUTBOX_CHANNEL: outbox.wake},

@@ -406,7 +406,14 @@ def _cmd_worker(args: argparse.Namespace) -> int:
             loop.add_signal_handler(signum, stop.set)
         await run_worker(url, settings, stop)
 
-    asyncio.run(main())
+    # uvloop where it exists (not on Windows): the dispatcher is mostly event-loop work.
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main())
+    else:
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(main())
     return 0
 
 

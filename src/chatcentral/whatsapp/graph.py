@@ -73,11 +73,18 @@ class GraphClient:
         *,
         timeout: float = 15.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        connections: int = 64,
     ) -> None:
         self._prefix = f"{base_url.rstrip('/')}/{version}"
+        # One client for every shop: as many keep-alive connections as calls in flight, so
+        # a steady stream of sends never pays a new TCP/TLS handshake.
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=5.0),
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+            limits=httpx.Limits(
+                max_connections=connections,
+                max_keepalive_connections=connections,
+                keepalive_expiry=60.0,
+            ),
             transport=transport,
         )
 
