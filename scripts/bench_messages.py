@@ -527,10 +527,11 @@ def summarize_profile(path: str) -> str:
                 name = found
                 break
         buckets[name] += n
-        if any("(chatcentral/outbox/" in f or "(chatcentral/whatsapp/graph" in f for f in frames):
+        # The webhook first: status webhooks run outbox/statuses.py inside it.
+        if any("(chatcentral/webhook/" in f or "(chatcentral/inbound/" in f for f in frames):
+            sides["webhook (webhook/, inbound/; status webhooks included)"] += n
+        elif any("(chatcentral/outbox/" in f or "(chatcentral/whatsapp/graph" in f for f in frames):
             sides["dispatcher (outbox/, whatsapp/graph)"] += n
-        elif any("(chatcentral/webhook/" in f or "(chatcentral/inbound/" in f for f in frames):
-            sides["webhook (webhook/, inbound/)"] += n
         else:
             sides["unattributed (greenlet-run SQLAlchemy of either side, event loop)"] += n
     lines = [f"profile of the server, {total} GIL-holding samples ({path}):"]
