@@ -99,7 +99,6 @@ async def test_replies_are_sent_then_marked_read_and_the_wamid_stored(
     [queued] = outbox_rows(sync_engine)
     assert queued.kind == "message"
     assert await dispatcher.dispatch_once() == 1  # the reply, then (not queued) its mark-read
-    await dispatcher.settle()
     assert await dispatcher.dispatch_once() == 0
 
     reply, mark = sent_bodies(route)
@@ -160,7 +159,6 @@ async def test_a_permanent_error_is_not_retried_and_is_alerted(
     make_due(sync_engine)
     # The reply failed for good: it is never retried, and its mark-read is not sent either
     # (no blue ticks on a message nobody answered).
-    await dispatcher.settle()
     assert await dispatcher.dispatch_once() == 0
     [reply] = outbox_rows(sync_engine)
     assert (reply.status, reply.attempts, reply.error_code) == ("failed", 1, 131009)
@@ -205,7 +203,6 @@ async def test_pair_rate_limit_backs_off_one_customer_only_and_keeps_order(
     await post(client, cloud.message_from("1110001", beto, "hola", ts=1_760_000_002))
 
     assert await dispatcher.dispatch_once() == 2  # Ana's first reply and Beto's reply
-    await dispatcher.settle()  # Beto's mark-read
     assert await dispatcher.dispatch_once() == 0  # Ana waits (backoff)
     ana_rows = [r for r in outbox_rows(sync_engine) if r.recipient == ana]
     assert [r.status for r in ana_rows] == ["pending"] * 2
@@ -213,7 +210,6 @@ async def test_pair_rate_limit_backs_off_one_customer_only_and_keeps_order(
     make_due(sync_engine)
     for _ in range(2):
         assert await dispatcher.dispatch_once() == 1  # Ana's queue, strictly in order
-        await dispatcher.settle()
     to_ana = [b for b in sent_bodies(route) if b.get("to") == "+" + ana or "status" in b]
     kinds = [("read" if "status" in b else "reply") for b in to_ana]
     assert kinds[-4:] == ["reply", "read", "reply", "read"]
@@ -252,7 +248,6 @@ async def test_a_dispatcher_killed_mid_send_loses_nothing(
     assert await restarted.dispatch_once() == 0  # the dead dispatcher's lease still holds
     make_due(sync_engine)  # the lease runs out
     assert await restarted.dispatch_once() == 1
-    await restarted.settle()
     await graph.aclose()
     assert [r.status for r in outbox_rows(sync_engine)] == ["sent"]
     assert sent_bodies(route)[-1]["status"] == "read"  # the mark-read, after the reply

@@ -93,7 +93,6 @@ async def test_the_mark_read_follows_its_reply(
     route = respx.post(f"{GRAPH}/1110001/messages").mock(return_value=accepted("wamid.OUT"))
     await post(client, cloud.message_from("1110001", "525512345678", "hola", id="wamid.IN"))
     assert await dispatcher.dispatch_once() == 1
-    await dispatcher.settle()
     assert kinds(route) == ["reply", "read:wamid.IN"]
     assert [row.status for row in queued(sync_engine)] == ["sent"]
 
@@ -115,7 +114,6 @@ async def test_a_lost_mark_read_is_given_up_and_the_reply_stays_sent(
     route = respx.post(f"{GRAPH}/1110001/messages").mock(side_effect=answer)
     await post(client, cloud.message_from("1110001", "525512345678", "hola", id="wamid.IN"))
     assert await dispatcher.dispatch_once() == 1
-    await dispatcher.settle()
     assert kinds(route) == ["reply", "read:wamid.IN"]  # permanent: tried once, not again
     assert [row.status for row in queued(sync_engine)] == ["sent"]
     assert await dispatcher.dispatch_once() == 0
@@ -157,7 +155,6 @@ async def test_no_mark_read_when_an_earlier_reply_to_the_message_failed_for_good
     route = respx.post(f"{GRAPH}/1110001/messages").mock(side_effect=answer)
     assert await dispatcher.dispatch_once() == 1
     assert await dispatcher.dispatch_once() == 1
-    await dispatcher.settle()
     assert kinds(route) == ["reply", "reply"]
     assert [(row.status, row.mark_read_wamid) for row in queued(sync_engine)] == [
         ("failed", None),

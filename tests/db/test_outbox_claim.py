@@ -61,7 +61,9 @@ def test_the_claim_walks_pending_ids_and_probes_each_queue_head(
     sync_engine: Engine, shops: dict[str, ProvisionedShop]
 ) -> None:
     _fill(sync_engine, shops["grocery"].id)
-    nodes = _plan(sync_engine, dispatcher_module._CLAIM.text, {"limit": 32, "lease": 60.0})
+    nodes = _plan(
+        sync_engine, dispatcher_module._CLAIM.text, {"limit": 32, "lease": 60.0, "full": []}
+    )
     _assert_no_full_walk(nodes)
     indexes = {node.get("Index Name") for node in nodes}
     assert "ix_outbox_pending_id" in indexes  # walked oldest pending first
@@ -116,12 +118,16 @@ async def test_the_claim_takes_the_due_head_of_each_queue_only(
         [("ana", "0 s"), ("ana", "0 s"), ("beto", "1 hour"), ("beto", "0 s"), ("caro", "0 s")],
     )
     async with async_engine.begin() as conn:
-        claimed = (await conn.execute(dispatcher_module._CLAIM, {"limit": 32, "lease": 60.0})).all()
+        claimed = (
+            await conn.execute(dispatcher_module._CLAIM, {"limit": 32, "lease": 60.0, "full": []})
+        ).all()
     # Beto's second row is due but waits behind his first (in backoff); Ana's second
     # waits behind her first, now leased.
     assert sorted(row.id for row in claimed) == [ana1, caro1]
     async with async_engine.begin() as conn:
-        again = (await conn.execute(dispatcher_module._CLAIM, {"limit": 32, "lease": 60.0})).all()
+        again = (
+            await conn.execute(dispatcher_module._CLAIM, {"limit": 32, "lease": 60.0, "full": []})
+        ).all()
     assert again == []
     with sync_engine.connect() as conn:
         untouched = conn.execute(

@@ -1,12 +1,19 @@
 """The outbox dispatcher: sends what the conversation service queued, in order, once.
 
-A round claims due rows in a short transaction that leases them (`due_at = now() +
-lease`) and commits; the rows are then sent concurrently and each outcome is recorded in
-its own short transaction as soon as it is known. No transaction is open during an HTTP
-call, so a dispatcher killed mid-round repeats at most the calls in flight: their rows are
-still pending and come back when the lease runs out (nothing is lost; at worst a message
-Meta had accepted goes out again). A row is only eligible when no older row for the same
-(shop, recipient) is still pending, and a leased row stays pending: a customer's second
+`run` is a pipeline of up to `batch_size` sends in flight (CHATCENTRAL_SEND_CONCURRENCY):
+it claims due rows in a short transaction that leases them (`due_at = now() + lease`)
+and commits, starts each send, and claims more as sends end; each outcome is recorded in
+its own short transaction as soon as it is known, so a slow call holds up nobody else.
+Each business number is paced at its Meta throughput tier (`Pacer`: 80 messages/s, or
+the shop's `throughput_mps` setting) and holds at most its share of the pipeline, so one
+busy shop never starves the others. The last reply to a customer's message carries its
+mark-read, sent right after Meta accepts that reply (no outbox row of its own).
+
+No transaction is open during an HTTP call, so a dispatcher killed repeats at most the
+calls in flight: their rows are still pending and come back when the lease runs out
+(nothing is lost; at worst a message Meta had accepted goes out again, with its
+mark-read). A row is only eligible when no older row for the same (shop, recipient) is
+still pending, and a leased row stays pending: a customer's second
 reply never overtakes the first, even across dispatchers, while other customers go on.
 The lease is also the fence: an outcome is written only while the row is pending under
 the lease that sent it, so a result that arrives late never overwrites a newer one.
@@ -20,9 +27,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -74,7 +82,15 @@ DB_RETRY_FIRST_S = 0.5
 DB_RETRY_CAP_S = 5.0
 # Tries at recording a result in full before recording the outbox row alone.
 FULL_RECORD_ATTEMPTS = 3
-# The mark-read after a reply: best effort, quick (whatsapp-cloud-api.md §7).
+# Meta's throughput tier per business number (whatsapp-cloud-api.md §10): 80 messages/s
+# unless the shop's settings say `throughput_mps` (Meta raises it up to 1,000).
+DEFAULT_MPS = 80.0
+MAX_MPS = 1000.0
+# A number may hold at most this much of its pace in flight (claimed, waiting for its turn
+# or sending), and at most half the dispatcher's sends: one busy shop never starves others.
+PACE_AHEAD_S = 0.5
+# The mark-read after a reply: best effort, quick (whatsapp-cloud-api.md §7). At most
+# 4 x 5 s + 3.5 s of pauses: with the send's deadline (half the lease) it ends in the lease.
 MARK_READ_TIMEOUT_S = 5.0
 MARK_READ_TRIES = 4  # pauses of 0.5, 1 and 2 s between them
 MARK_READ_RETRY_S = 0.5
@@ -88,6 +104,7 @@ _CLAIM = text(
     WITH due AS (
         SELECT o.id FROM central.outbox o
         WHERE o.status = 'pending' AND o.due_at <= now()
+          AND o.tenant_id <> ALL(CAST(:full AS bigint[]))
           AND o.id = (SELECT min(p.id) FROM central.outbox p
                     WHERE p.status = 'pending' AND p.tenant_id = o.tenant_id
                       AND p.recipient = o.recipient)
@@ -99,7 +116,16 @@ _CLAIM = text(
     WHERE o.id = due.id AND t.id = o.tenant_id
     RETURNING o.id, o.tenant_id, o.kind, o.recipient, o.payload, o.message_id, o.attempts,
               t.schema_name, t.phone_number_id, t.access_token_encrypted, t.slug, o.due_at,
-              o.fallback, o.mark_read_wamid
+              o.fallback, o.mark_read_wamid,
+              CASE WHEN jsonb_typeof(t.settings -> 'throughput_mps') = 'number'
+                   THEN (t.settings ->> 'throughput_mps')::float8 END
+    """
+)
+# A claimed row its number's pace would keep waiting past its lease: back in the queue.
+_RELEASE = text(
+    """
+    UPDATE central.outbox SET due_at = now() + make_interval(secs => :delay)
+    WHERE id = :id AND status = 'pending' AND due_at = :lease
     """
 )
 # The three ways a send ends. Each only touches a row still pending under the lease that
@@ -245,6 +271,25 @@ async def pause(seconds: float, *events: asyncio.Event) -> None:
                 await waiter
 
 
+class Pacer:
+    """Send slots per business number: starts at least 1/mps apart, so no one-second
+    window ever holds more than `mps` of them (Meta answers 130429 above the tier)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._next: dict[str, float] = {}
+
+    def book(self, number: str, mps: float) -> float:
+        """Book the next send on `number`; return the seconds to wait before it starts."""
+        now = self._clock()
+        start = max(now, self._next.get(number, now))
+        # A hair over 1/mps: float rounding never squeezes mps + 1 starts into a second.
+        self._next[number] = start + (1.0 + 1e-9) / mps
+        if len(self._next) > 10_000:  # numbers idle for a while have nothing booked
+            self._next = {n: t for n, t in self._next.items() if t > now}
+        return start - now
+
+
 @dataclass(frozen=True)
 class Claimed:
     id: int
@@ -261,6 +306,11 @@ class Claimed:
     leased_until: datetime  # the row's due_at as claimed: the fence for its outcome
     fallback: dict[str, Any] | None = None  # sent instead on 131047 (a closed window)
     mark_read_wamid: str | None = None  # marked read once this row is accepted
+    throughput_mps: float | None = None  # the shop's tier, when its settings name one
+
+    @property
+    def mps(self) -> float:
+        return min(max(self.throughput_mps or DEFAULT_MPS, 1.0), MAX_MPS)
 
 
 @dataclass(frozen=True)
@@ -344,7 +394,8 @@ class Dispatcher:
         self._rng = rng or random.Random()
         self._wake = asyncio.Event()
         self._media = MediaRelay(graph)
-        self._background: set[asyncio.Task[None]] = set()
+        self._pacer = Pacer()
+        self._flying: dict[asyncio.Task[None], tuple[int, int]] = {}  # (shop, its cap)
 
     def wake(self, _payload: str = "") -> None:
         """Called on NOTIFY: new rows are waiting."""
@@ -363,63 +414,132 @@ class Dispatcher:
                 return deleted
 
     async def run(self, stop: asyncio.Event, *, idle_wait: float = 5.0) -> None:
-        """Dispatch until `stop` is set; sleep between bursts until woken or a row is due.
+        """Dispatch until `stop` is set: a pipeline of up to `batch_size` sends in flight,
+        claiming more as sends end (each wakes the loop), each outcome recorded as it is
+        known; asleep while nothing is due until woken (NOTIFY, a send ending) or a row is.
 
-        Returns only once `stop` is set and raises only if cancelled: any failure of a
-        round (the database away, a bug) is logged and the round retried after a pause.
+        Returns only once `stop` is set (after the sends in flight end) and raises only if
+        cancelled (the sends in flight are cancelled with it; their rows wait out their
+        lease): any failure of a step (the database away, a bug) is logged and the step
+        retried after a pause.
         """
         next_purge = time.monotonic()
         trouble = Backoff()
-        while not stop.is_set():
-            # Cleared before looking, so a NOTIFY that arrives while we look still wakes us.
-            self._wake.clear()
-            try:
-                if time.monotonic() >= next_purge:
-                    next_purge = time.monotonic() + PURGE_EVERY_S
-                    await self._purge_logged()
-                wait = (
-                    0.0 if await self.dispatch_once() else await self._seconds_until_due(idle_wait)
+        try:
+            while not stop.is_set():
+                # Cleared before looking, so a NOTIFY that arrives while we look still wakes us.
+                self._wake.clear()
+                try:
+                    if time.monotonic() >= next_purge:
+                        next_purge = time.monotonic() + PURGE_EVERY_S
+                        await self._purge_logged()
+                    free = self._batch_size - len(self._flying)
+                    claimed, shop_at_share = (
+                        await self._claim_into_flight(free) if free > 0 else (0, False)
+                    )
+                    if free > 0 and claimed == free:
+                        wait = 0.0  # maybe more is due: look again at once
+                    elif len(self._flying) >= self._batch_size or shop_at_share:
+                        # A send ending wakes us (slots free, and rows of a shop at its
+                        # share due again); so does NOTIFY.
+                        wait = idle_wait
+                    else:
+                        wait = await self._seconds_until_due(idle_wait)
+                    trouble.reset()
+                except Exception as exc:
+                    DISPATCHER_ERRORS.inc()
+                    wait = trouble.next()
+                    log.warning(
+                        "outbox dispatch round failed (%s: %s); retrying in %.1fs",
+                        type(exc).__name__,
+                        exc,
+                        wait,
+                        # One traceback per streak: an outage of minutes is one story.
+                        exc_info=trouble.failures == 1,
+                    )
+                if wait > 0:
+                    await pause(wait, stop, self._wake)
+            if self._flying:
+                await asyncio.gather(*self._flying, return_exceptions=True)
+        finally:
+            for task in self._flying:
+                task.cancel()
+
+    async def _claim_into_flight(self, free: int) -> tuple[int, bool]:
+        """Claim up to `free` rows and start sending each, no shop beyond its share of the
+        pipeline (shops already at it are not asked for; rows of a shop that reaches it
+        within this claim go back to the queue, due at once, in their place); return how
+        many rows were claimed and whether any shop is at its share now."""
+        held: dict[int, int] = {}
+        full: list[int] = []
+        for tenant_id, cap in self._flying.values():
+            held[tenant_id] = held.get(tenant_id, 0) + 1
+            if held[tenant_id] == cap:
+                full.append(tenant_id)
+        rows = await self._claim(free, full)
+        lease_ends = time.monotonic() + self._lease_s
+        back: list[Claimed] = []
+        for row in rows:
+            cap = self._cap(row)
+            if held.get(row.tenant_id, 0) >= cap:
+                back.append(row)
+                continue
+            held[row.tenant_id] = held.get(row.tenant_id, 0) + 1
+            task = asyncio.create_task(self._deliver(row, lease_ends))
+            self._flying[task] = (row.tenant_id, cap)
+            task.add_done_callback(self._landed)
+        if back:
+            async with self._engine.begin() as conn:
+                await conn.execute(
+                    _RELEASE,
+                    [{"id": row.id, "lease": row.leased_until, "delay": 0.0} for row in back],
                 )
-                trouble.reset()
-            except Exception as exc:
-                DISPATCHER_ERRORS.inc()
-                wait = trouble.next()
-                log.warning(
-                    "outbox dispatch round failed (%s: %s); retrying in %.1fs",
-                    type(exc).__name__,
-                    exc,
-                    wait,
-                    # One traceback per streak: an outage of minutes is one story.
-                    exc_info=trouble.failures == 1,
-                )
-            if wait > 0:
-                await pause(wait, stop, self._wake)
-        # Mark-reads already under way get their few seconds; none outlives the dispatcher.
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(MARK_READ_TIMEOUT_S * MARK_READ_TRIES):
-                await self.settle()
+        return len(rows), bool(full or back)
+
+    def _landed(self, task: asyncio.Task[None]) -> None:
+        self._flying.pop(task, None)
+        self._wake.set()  # a slot is free, and the customer's next row may be due
+
+    def _cap(self, row: Claimed) -> int:
+        """How many sends of this row's number may be in the pipeline at once."""
+        return max(1, min(math.ceil(row.mps * PACE_AHEAD_S), self._batch_size // 2))
+
+    async def _claim(self, limit: int, full: list[int]) -> list[Claimed]:
+        async with self._engine.begin() as conn:
+            claimed = (
+                await conn.execute(_CLAIM, {"limit": limit, "lease": self._lease_s, "full": full})
+            ).all()
+        return sorted((Claimed(*values) for values in claimed), key=lambda r: r.id)
 
     async def dispatch_once(self) -> int:
         """Claim (lease) one batch and send it concurrently, recording each outcome as soon
-        as it is known; return how many rows were claimed."""
-        async with self._engine.begin() as conn:
-            claimed = (
-                await conn.execute(_CLAIM, {"limit": self._batch_size, "lease": self._lease_s})
-            ).all()
-        if not claimed:
+        as it is known; return how many rows were claimed (tests and tools; `run` is the
+        pipeline)."""
+        rows = await self._claim(self._batch_size, [])
+        if not rows:
             return 0
         lease_ends = time.monotonic() + self._lease_s
         # A TaskGroup, so nothing outlives a cancelled round (its rows wait out their lease).
         async with asyncio.TaskGroup() as group:
-            for row in sorted((Claimed(*values) for values in claimed), key=lambda r: r.id):
+            for row in rows:
                 group.create_task(self._deliver(row, lease_ends))
-        return len(claimed)
+        return len(rows)
 
     async def _deliver(self, row: Claimed, lease_ends: float) -> None:
-        """Send one row and record its outcome; never raises (but can be cancelled)."""
+        """Wait for the number's pace, send one row and record its outcome; never raises
+        (but can be cancelled)."""
+        wait = self._pacer.book(row.phone_number_id, row.mps)
+        if wait > 0:
+            if time.monotonic() + wait + self._send_deadline_s >= lease_ends:
+                await self._release(row, wait)
+                return
+            await asyncio.sleep(wait)
         result = await self._send(row)
         if result.failure is None and row.mark_read_wamid is not None:
-            self._spawn(self._mark_read(row, row.mark_read_wamid))
+            # Right after its reply, before the reply is recorded: a crash in between sends
+            # both again rather than losing the mark-read, and an empty outbox means every
+            # mark-read was made. Its failure never touches the reply's outcome.
+            await self._mark_read(row, row.mark_read_wamid)
         outcome = self._decide(row, result)
         trouble = Backoff()
         refused = 0  # full records that failed with the database up
@@ -458,16 +578,17 @@ class Dispatcher:
                 )
                 await asyncio.sleep(wait)
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        """Fire and forget, keeping a reference until it ends (`settle` awaits them)."""
-        task = asyncio.create_task(work)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    async def settle(self) -> None:
-        """Wait for the fire-and-forget calls started so far (mark-reads)."""
-        while self._background:
-            await asyncio.gather(*self._background, return_exceptions=True)
+    async def _release(self, row: Claimed, delay: float) -> None:
+        """Give back a row its number's pace would keep past its lease (a shop with a very
+        low tier): due again when its turn comes; if this fails, its lease runs out."""
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(
+                    _RELEASE, {"id": row.id, "lease": row.leased_until, "delay": delay}
+                )
+        except Exception:
+            DISPATCHER_ERRORS.inc()
+            log.warning("shop %s: outbox %d: not released", row.slug, row.id, exc_info=True)
 
     async def _mark_read(self, row: Claimed, wamid: str) -> None:
         """Mark the customer's message read now that its reply is accepted. Best effort: a
