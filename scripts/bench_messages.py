@@ -886,12 +886,14 @@ def main() -> None:
 
     total = time.monotonic() - started
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    command = "make bench" + (" (--quick)" if args.quick else "")
+    command = " ".join(["scripts/bench_messages.py", *sys.argv[1:]])
+    if os.environ.get("PYTHONPATH"):
+        command = f"PYTHONPATH={os.environ['PYTHONPATH']} {command}"
     lines = table(runs, pg_tps, web_rps, web_cpu)
     heading = (
         ("" if args.docs_slot in ("current", "-") else f"**{args.docs_slot}** — ")
         + f"Run {now} on {platform.machine()} with {os.cpu_count()} cores, code at {version}, "
-        f"`{command}` (`scripts/bench_messages.py{' --quick' if args.quick else ''}`), "
+        f"`{command}`, "
         f"{total:.0f} s in all: {args.shops} shops × {args.customers} customers × "
         f"{len(WORDS)} messages per run, concurrency {args.concurrency}, 3 status webhooks "
         "per reply."
