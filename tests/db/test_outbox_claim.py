@@ -11,7 +11,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chatcentral.config import Settings
-from chatcentral.outbox import dispatcher as dispatcher_module
+from chatcentral.outbox import sql as dispatcher_sql
 from chatcentral.outbox.dispatcher import Dispatcher
 from chatcentral.whatsapp.graph import GraphClient
 from tests.conftest import ProvisionedShop
@@ -61,9 +61,7 @@ def test_the_claim_walks_pending_ids_and_probes_each_queue_head(
     sync_engine: Engine, shops: dict[str, ProvisionedShop]
 ) -> None:
     _fill(sync_engine, shops["grocery"].id)
-    nodes = _plan(
-        sync_engine, dispatcher_module._CLAIM.text, {"limit": 32, "lease": 60.0, "full": []}
-    )
+    nodes = _plan(sync_engine, dispatcher_sql.CLAIM.text, {"limit": 32, "lease": 60.0, "full": []})
     _assert_no_full_walk(nodes)
     indexes = {node.get("Index Name") for node in nodes}
     assert "ix_outbox_pending_id" in indexes  # walked oldest pending first
@@ -74,7 +72,7 @@ def test_the_next_due_query_reads_the_due_index(
     sync_engine: Engine, shops: dict[str, ProvisionedShop]
 ) -> None:
     _fill(sync_engine, shops["grocery"].id)
-    nodes = _plan(sync_engine, dispatcher_module._NEXT_DUE.text, {})
+    nodes = _plan(sync_engine, dispatcher_sql.NEXT_DUE.text, {})
     _assert_no_full_walk(nodes)
     indexes = {node.get("Index Name") for node in nodes}
     assert "ix_outbox_pending_due" in indexes
@@ -119,14 +117,14 @@ async def test_the_claim_takes_the_due_head_of_each_queue_only(
     )
     async with async_engine.begin() as conn:
         claimed = (
-            await conn.execute(dispatcher_module._CLAIM, {"limit": 32, "lease": 60.0, "full": []})
+            await conn.execute(dispatcher_sql.CLAIM, {"limit": 32, "lease": 60.0, "full": []})
         ).all()
     # Beto's second row is due but waits behind his first (in backoff); Ana's second
     # waits behind her first, now leased.
     assert sorted(row.id for row in claimed) == [ana1, caro1]
     async with async_engine.begin() as conn:
         again = (
-            await conn.execute(dispatcher_module._CLAIM, {"limit": 32, "lease": 60.0, "full": []})
+            await conn.execute(dispatcher_sql.CLAIM, {"limit": 32, "lease": 60.0, "full": []})
         ).all()
     assert again == []
     with sync_engine.connect() as conn:

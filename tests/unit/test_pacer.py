@@ -6,7 +6,8 @@ from __future__ import annotations
 import bisect
 from datetime import UTC, datetime
 
-from chatcentral.outbox.dispatcher import DEFAULT_MPS, MAX_MPS, Claimed, Pacer
+from chatcentral.outbox.pacing import DEFAULT_MPS, MAX_MPS, Pacer
+from chatcentral.outbox.rows import Claimed
 
 
 class FakeClock:

@@ -32,7 +32,7 @@ from chatcentral.handoffs.relay import queue_to_customer
 from chatcentral.metrics import HANDOFF_TIMEOUTS
 from chatcentral.models.tenant import Customer, Handoff
 from chatcentral.notifications.window import WINDOW
-from chatcentral.outbox.dispatcher import pause
+from chatcentral.outbox.pacing import pause
 from chatcentral.tenancy.directory import load_shops
 
 log = logging.getLogger(__name__)

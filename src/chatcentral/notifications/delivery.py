@@ -32,7 +32,7 @@ from chatcentral.whatsapp import outbound
 from chatcentral.whatsapp.graph import WINDOW_CLOSED
 
 if TYPE_CHECKING:
-    from chatcentral.outbox.dispatcher import Claimed
+    from chatcentral.outbox.rows import Claimed
     from chatcentral.whatsapp.graph import SendFailure
 
 

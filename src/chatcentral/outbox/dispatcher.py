@@ -25,18 +25,11 @@ a short, capped pause (0.5 s doubling to 5 s) while the database is away.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import random
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Integer, Text, bindparam, func, insert, select, text, update
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from chatcentral.config import ConfigError, Settings
@@ -52,12 +45,13 @@ from chatcentral.metrics import (
     OUTBOX_SENT,
     OUTBOX_TEMPLATE_FALLBACKS,
 )
-from chatcentral.models.central import AuditLog
-from chatcentral.models.tenant import Message, MessageStatus, Notification
 from chatcentral.notifications import delivery
 from chatcentral.notifications.notify import KIND as NOTIFICATION
+from chatcentral.outbox import sql
+from chatcentral.outbox.alerts import FailureHook, SentHook, audit_failure, notify_shop_admins
 from chatcentral.outbox.media import RELAY_MEDIA, MediaRelay
-from chatcentral.outbox.statuses import rank_of
+from chatcentral.outbox.pacing import Backoff, Pacer, pause
+from chatcentral.outbox.rows import Claimed, Outcome
 from chatcentral.tenancy.secrets import token_for
 from chatcentral.whatsapp import outbound
 from chatcentral.whatsapp.graph import (
@@ -77,15 +71,8 @@ PAIR_BACKOFF_CAP_S = 600.0
 # How long a claimed row belongs to the dispatcher that claimed it. Sends are cut off at
 # half of it, so a live dispatcher always records before another may take the row over.
 LEASE_S = 60.0
-# While the database is away: retry soon (a restart takes seconds), never hammer it.
-DB_RETRY_FIRST_S = 0.5
-DB_RETRY_CAP_S = 5.0
 # Tries at recording a result in full before recording the outbox row alone.
 FULL_RECORD_ATTEMPTS = 3
-# Meta's throughput tier per business number (whatsapp-cloud-api.md §10): 80 messages/s
-# unless the shop's settings say `throughput_mps` (Meta raises it up to 1,000).
-DEFAULT_MPS = 80.0
-MAX_MPS = 1000.0
 # A number may hold at most this much of its pace in flight (claimed, waiting for its turn
 # or sending), and at most half the dispatcher's sends: one busy shop never starves others.
 PACE_AHEAD_S = 0.5
@@ -95,275 +82,7 @@ MARK_READ_TIMEOUT_S = 5.0
 MARK_READ_TRIES = 4  # pauses of 0.5, 1 and 2 s between them
 MARK_READ_RETRY_S = 0.5
 
-# "The lowest pending id of each (shop, recipient)", walked oldest first: pending rows in
-# id order (ix_outbox_pending_id), each kept only if it heads its customer's queue (one
-# probe of ix_outbox_pending_recipient for the queue's min id) and is due. It stops at
-# `limit` heads, so its cost follows the rows it passes over, not the pending backlog.
-_CLAIM = text(
-    """
-    WITH due AS (
-        SELECT o.id FROM central.outbox o
-        WHERE o.status = 'pending' AND o.due_at <= now()
-          AND o.tenant_id <> ALL(CAST(:full AS bigint[]))
-          AND o.id = (SELECT min(p.id) FROM central.outbox p
-                    WHERE p.status = 'pending' AND p.tenant_id = o.tenant_id
-                      AND p.recipient = o.recipient)
-        ORDER BY o.id
-        LIMIT :limit
-        FOR UPDATE SKIP LOCKED)
-    UPDATE central.outbox o SET due_at = now() + make_interval(secs => :lease)
-    FROM due, central.tenants t
-    WHERE o.id = due.id AND t.id = o.tenant_id
-    RETURNING o.id, o.tenant_id, o.kind, o.recipient, o.payload, o.message_id, o.attempts,
-              t.schema_name, t.phone_number_id, t.access_token_encrypted, t.slug, o.due_at,
-              o.fallback, o.mark_read_wamid,
-              CASE WHEN jsonb_typeof(t.settings -> 'throughput_mps') = 'number'
-                   THEN (t.settings ->> 'throughput_mps')::float8 END
-    """
-)
-# A claimed row its number's pace would keep waiting past its lease: back in the queue.
-_RELEASE = text(
-    """
-    UPDATE central.outbox SET due_at = now() + make_interval(secs => :delay)
-    WHERE id = :id AND status = 'pending' AND due_at = :lease
-    """
-)
-# The three ways a send ends. Each only touches a row still pending under the lease that
-# sent it (RETURNING tells whether it did).
-_MARK_SENT = text(
-    """
-    UPDATE central.outbox SET status = 'sent', sent_at = now(), attempts = attempts + 1
-    WHERE id = :id AND status = 'pending' AND due_at = :lease RETURNING id
-    """
-)
-_MARK_RETRY = text(
-    """
-    UPDATE central.outbox
-    SET attempts = attempts + 1, due_at = now() + make_interval(secs => :delay),
-        last_error = :error, error_code = :code
-    WHERE id = :id AND status = 'pending' AND due_at = :lease RETURNING id
-    """
-)
-_MARK_FAILED = text(
-    """
-    UPDATE central.outbox
-    SET status = 'failed', attempts = attempts + 1, last_error = :error, error_code = :code
-    WHERE id = :id AND status = 'pending' AND due_at = :lease RETURNING id
-    """
-)
-# Meta refused the payload for a closed 24-hour window (131047): its fallback (the same
-# news as a template) takes its place, due at once; not an attempt, the row goes on.
-_SWAP_FALLBACK = text(
-    """
-    UPDATE central.outbox
-    SET payload = fallback, fallback = NULL, due_at = now(), last_error = :error,
-        error_code = :code
-    WHERE id = :id AND status = 'pending' AND due_at = :lease AND fallback IS NOT NULL
-    RETURNING id
-    """
-)
-# A reply failed for good: the customer's message it answered is not marked read. The
-# mark-read rides on the last reply to that message (`mark_read_wamid`), the next one in
-# the queue carrying one (or, queued before c0005, a `mark_read` row: cancelled).
-_DROP_NEXT_MARK_READ = text(
-    """
-    WITH next AS (
-        SELECT n.id, n.kind FROM central.outbox n JOIN central.outbox f ON f.id = :id
-        WHERE n.status = 'pending' AND n.tenant_id = f.tenant_id
-          AND n.recipient = f.recipient AND n.id > f.id
-          AND (n.mark_read_wamid IS NOT NULL OR n.kind = 'mark_read')
-        ORDER BY n.id LIMIT 1)
-    UPDATE central.outbox o
-    SET mark_read_wamid = NULL,
-        status = CASE WHEN next.kind = 'mark_read' THEN 'cancelled' ELSE o.status END
-    FROM next WHERE o.id = next.id
-    """
-)
-# The tenant's outbound message row, built once (bind parameters, not per-row literals).
-_WAMID = bindparam("out_wamid", type_=Text)
-_MESSAGE_ACCEPTED = (
-    update(Message)
-    .where(Message.id == bindparam("out_id"))
-    .values(
-        sent_at=func.now(),
-        status_updated_at=func.now(),
-        wamid=func.coalesce(_WAMID, Message.wamid),
-        # Status webhooks may have beaten us here: start from what they said.
-        status=func.coalesce(
-            select(MessageStatus.status)
-            .where(MessageStatus.wamid == _WAMID)
-            .order_by(rank_of(MessageStatus.status).desc())
-            .limit(1)
-            .scalar_subquery(),
-            "accepted",
-        ),
-    )
-)
-_MESSAGE_REPLACED = (
-    update(Message)
-    .where(Message.id == bindparam("out_id"))
-    .values(
-        type=bindparam("out_type", type_=Text),
-        body=bindparam("out_body", type_=JSONB),
-        status_updated_at=func.now(),
-    )
-)
-_MESSAGE_FAILED = (
-    update(Message)
-    .where(Message.id == bindparam("out_id"))
-    .values(
-        status="failed",
-        error_code=bindparam("out_code", type_=Integer),
-        status_updated_at=func.now(),
-    )
-)
-# Sent and cancelled calls are kept a while for inspection, then deleted in slices so a
-# purge never holds many locks; failed ones stay until an operator looks at them.
-_PURGE = text(
-    """
-    DELETE FROM central.outbox WHERE id IN (
-        SELECT id FROM central.outbox
-        WHERE status IN ('sent', 'cancelled') AND created_at < now() - make_interval(days => :days)
-        LIMIT 5000)
-    """
-)
 PURGE_EVERY_S = 3600.0
-# When the next head of a queue is due (rows waiting behind an earlier row of the same
-# customer are not: that row's own due time or outcome decides when they move).
-_NEXT_DUE = text(
-    """
-    SELECT EXTRACT(EPOCH FROM o.due_at - now()) FROM central.outbox o
-    WHERE o.status = 'pending'
-      AND o.id = (SELECT min(p.id) FROM central.outbox p
-            WHERE p.status = 'pending' AND p.tenant_id = o.tenant_id
-              AND p.recipient = o.recipient)
-    ORDER BY o.due_at
-    LIMIT 1
-    """
-)
-
-
-class Backoff:
-    """Pauses that double from `first` up to `cap`, back to `first` after `reset()`."""
-
-    def __init__(self, first: float = DB_RETRY_FIRST_S, cap: float = DB_RETRY_CAP_S) -> None:
-        self.first = first
-        self.cap = cap
-        self.failures = 0
-
-    def next(self) -> float:
-        self.failures += 1
-        return float(min(self.first * 2 ** (self.failures - 1), self.cap))
-
-    def reset(self) -> None:
-        self.failures = 0
-
-
-async def pause(seconds: float, *events: asyncio.Event) -> None:
-    """Sleep `seconds`, or less if any of `events` is set meanwhile."""
-    waiters = [asyncio.ensure_future(event.wait()) for event in events]
-    try:
-        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await waiter
-
-
-class Pacer:
-    """Send slots per business number: starts at least 1/mps apart, so no one-second
-    window ever holds more than `mps` of them (Meta answers 130429 above the tier)."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._next: dict[str, float] = {}
-
-    def book(self, number: str, mps: float) -> float:
-        """Book the next send on `number`; return the seconds to wait before it starts."""
-        now = self._clock()
-        start = max(now, self._next.get(number, now))
-        # A hair over 1/mps: float rounding never squeezes mps + 1 starts into a second.
-        self._next[number] = start + (1.0 + 1e-9) / mps
-        if len(self._next) > 10_000:  # numbers idle for a while have nothing booked
-            self._next = {n: t for n, t in self._next.items() if t > now}
-        return start - now
-
-
-@dataclass(frozen=True)
-class Claimed:
-    id: int
-    tenant_id: int
-    kind: str
-    recipient: str
-    payload: dict[str, Any]
-    message_id: int | None
-    attempts: int
-    schema: str
-    phone_number_id: str
-    token_encrypted: bytes | None
-    slug: str
-    leased_until: datetime  # the row's due_at as claimed: the fence for its outcome
-    fallback: dict[str, Any] | None = None  # sent instead on 131047 (a closed window)
-    mark_read_wamid: str | None = None  # marked read once this row is accepted
-    throughput_mps: float | None = None  # the shop's tier, when its settings name one
-
-    @property
-    def mps(self) -> float:
-        return min(max(self.throughput_mps or DEFAULT_MPS, 1.0), MAX_MPS)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What to write for one send, decided once (metrics, logs, jitter) however many
-    times the write itself has to be tried."""
-
-    wamid: str | None = None
-    failure: SendFailure | None = None
-    retry_in: float | None = None  # seconds; None with a failure means failed for good
-    fallback: bool = False  # refused for a closed window: send the row's fallback now
-
-
-FailureHook = Callable[[AsyncConnection, Claimed, SendFailure], Awaitable[None]]
-SentHook = Callable[[AsyncConnection, Claimed], Awaitable[None]]
-
-
-async def audit_failure(conn: AsyncConnection, row: Claimed, failure: SendFailure) -> None:
-    """Default alert: an audit-log row an operator (and the admin API) can see."""
-    await conn.execute(
-        insert(AuditLog).values(
-            tenant_id=row.tenant_id,
-            actor="dispatcher",
-            action="outbox.failed",
-            details={
-                "outbox_id": row.id,
-                "kind": row.kind,
-                "code": failure.code,
-                "http_status": failure.http_status,
-                "reason": failure.reason,
-            },
-        )
-    )
-
-
-async def notify_shop_admins(conn: AsyncConnection, row: Claimed, failure: SendFailure) -> None:
-    """Default alert for the shop: a notification its admins receive (the notifications
-    issue delivers them) saying a customer was not answered and why."""
-    if row.kind != "message":
-        return
-    tenant_conn = await TenantBinder.bind(conn, row.schema)
-    await tenant_conn.execute(
-        insert(Notification).values(
-            kind="delivery.failed",
-            payload={
-                "outbox_id": row.id,
-                "message_id": row.message_id,
-                "recipient": row.recipient,
-                "code": failure.code,
-                "reason": failure.reason,
-            },
-        )
-    )
 
 
 class Dispatcher:
@@ -407,7 +126,7 @@ class Dispatcher:
         while True:
             async with self._engine.begin() as conn:
                 result = await conn.execute(
-                    _PURGE, {"days": self._settings.chatcentral_outbox_retention_days}
+                    sql.PURGE, {"days": self._settings.chatcentral_outbox_retention_days}
                 )
             deleted += result.rowcount
             if result.rowcount < 5000:
@@ -491,7 +210,7 @@ class Dispatcher:
         if back:
             async with self._engine.begin() as conn:
                 await conn.execute(
-                    _RELEASE,
+                    sql.RELEASE,
                     [{"id": row.id, "lease": row.leased_until, "delay": 0.0} for row in back],
                 )
         return len(rows), bool(full or back)
@@ -507,7 +226,9 @@ class Dispatcher:
     async def _claim(self, limit: int, full: list[int]) -> list[Claimed]:
         async with self._engine.begin() as conn:
             claimed = (
-                await conn.execute(_CLAIM, {"limit": limit, "lease": self._lease_s, "full": full})
+                await conn.execute(
+                    sql.CLAIM, {"limit": limit, "lease": self._lease_s, "full": full}
+                )
             ).all()
         return sorted((Claimed(*values) for values in claimed), key=lambda r: r.id)
 
@@ -584,7 +305,7 @@ class Dispatcher:
         try:
             async with self._engine.begin() as conn:
                 await conn.execute(
-                    _RELEASE, {"id": row.id, "lease": row.leased_until, "delay": delay}
+                    sql.RELEASE, {"id": row.id, "lease": row.leased_until, "delay": delay}
                 )
         except Exception:
             DISPATCHER_ERRORS.inc()
@@ -698,7 +419,7 @@ class Dispatcher:
         fence = {"id": row.id, "lease": row.leased_until}
         failure = outcome.failure
         if failure is None:
-            if (await conn.execute(_MARK_SENT, fence)).first() is not None:
+            if (await conn.execute(sql.MARK_SENT, fence)).first() is not None:
                 await self._message_accepted(conn, row, outcome.wamid)
                 for sent_hook in self._sent_hooks:
                     await sent_hook(conn, row)
@@ -707,29 +428,29 @@ class Dispatcher:
             return
         details = {**fence, "error": failure.reason, "code": failure.code}
         if outcome.fallback:
-            if (await conn.execute(_SWAP_FALLBACK, details)).first() is None:
+            if (await conn.execute(sql.SWAP_FALLBACK, details)).first() is None:
                 self._superseded(row)
                 return
             await self._message_replaced(conn, row)
             self._wake.set()  # due now: the next round sends it
             return
         if outcome.retry_in is not None:
-            if (await conn.execute(_MARK_RETRY, {**details, "delay": outcome.retry_in})).first():
+            if (await conn.execute(sql.MARK_RETRY, {**details, "delay": outcome.retry_in})).first():
                 return
             self._superseded(row)
             return
-        if (await conn.execute(_MARK_FAILED, details)).first() is None:
+        if (await conn.execute(sql.MARK_FAILED, details)).first() is None:
             self._superseded(row)
             return
         if row.message_id is not None:
             tenant_conn = await TenantBinder.bind(conn, row.schema)
             await tenant_conn.execute(
-                _MESSAGE_FAILED, {"out_id": row.message_id, "out_code": failure.code}
+                sql.MESSAGE_FAILED, {"out_id": row.message_id, "out_code": failure.code}
             )
         if row.kind == "message" and row.mark_read_wamid is None:
             # The customer's message was not answered: do not show them blue ticks for it
             # (a row carrying its own mark-read just never sends it).
-            await conn.execute(_DROP_NEXT_MARK_READ, {"id": row.id})
+            await conn.execute(sql.DROP_NEXT_MARK_READ, {"id": row.id})
         for hook in self._hooks:
             await hook(conn, row, failure)
 
@@ -740,10 +461,10 @@ class Dispatcher:
         fence = {"id": row.id, "lease": row.leased_until}
         failure = outcome.failure
         if failure is None:
-            await conn.execute(_MARK_SENT, fence)
+            await conn.execute(sql.MARK_SENT, fence)
         else:
             details = {**fence, "error": failure.reason, "code": failure.code}
-            await conn.execute(_MARK_FAILED, details)
+            await conn.execute(sql.MARK_FAILED, details)
         log.error(
             "shop %s: outbox %d recorded as %s without its side effects (message row, alerts)",
             row.slug,
@@ -757,7 +478,9 @@ class Dispatcher:
         if row.message_id is None:
             return
         tenant_conn = await TenantBinder.bind(conn, row.schema)
-        await tenant_conn.execute(_MESSAGE_ACCEPTED, {"out_id": row.message_id, "out_wamid": wamid})
+        await tenant_conn.execute(
+            sql.MESSAGE_ACCEPTED, {"out_id": row.message_id, "out_wamid": wamid}
+        )
 
     async def _message_replaced(self, conn: AsyncConnection, row: Claimed) -> None:
         """The message row now records what is sent instead (the template)."""
@@ -766,7 +489,7 @@ class Dispatcher:
         message = outbound.message_of(row.fallback)
         tenant_conn = await TenantBinder.bind(conn, row.schema)
         await tenant_conn.execute(
-            _MESSAGE_REPLACED,
+            sql.MESSAGE_REPLACED,
             {
                 "out_id": row.message_id,
                 "out_type": str(message.get("type", "unknown")),
@@ -797,7 +520,7 @@ class Dispatcher:
 
     async def _seconds_until_due(self, idle_wait: float) -> float:
         async with self._engine.connect() as conn:
-            seconds = (await conn.execute(_NEXT_DUE)).scalar()
+            seconds = (await conn.execute(sql.NEXT_DUE)).scalar()
         if seconds is None:
             return idle_wait
         return max(0.05, min(float(seconds), idle_wait))

@@ -8,7 +8,8 @@ import logging
 import time
 
 from chatcentral.metrics import DISPATCHER_RESTARTS
-from chatcentral.outbox.dispatcher import Backoff, Dispatcher, pause
+from chatcentral.outbox.dispatcher import Dispatcher
+from chatcentral.outbox.pacing import Backoff, pause
 
 log = logging.getLogger(__name__)
 
