@@ -6,6 +6,7 @@ A plain value: the tenant directory builds it from `central.tenants`, tests and
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +30,8 @@ class Shop:
     admin_phones: tuple[str, ...]  # canonical E.164, e.g. "+525587654321"
     access_token_encrypted: bytes | None
 
-    @property
+    @functools.cached_property
     def admin_ids(self) -> frozenset[str]:
-        """The admins as WhatsApp names senders (`wa_id` digits)."""
+        """The admins as WhatsApp names senders (`wa_id` digits); worked out once per
+        shop, not on every message."""
         return frozenset(wa_id_of(phone) for phone in self.admin_phones)

@@ -3,7 +3,7 @@
 The JSON holds one key per weekday (`mon`…`sun`: a list of `["HH:MM", "HH:MM"]` ranges,
 empty when closed) and `holidays` (ISO dates, closed all day): see
 `conversation/hours.py`, which does the arithmetic. A change is validated whole, written
-with the shop's cached copy dropped in every process (`announce_change`) and audited.
+with the shop's cached copy dropped in every process (`record_change`) and audited.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, func, select, update
 
 from chatcentral.conversation import hours
-from chatcentral.models.central import AuditLog, Tenant
-from chatcentral.tenancy.registry import UnknownTenant, announce_change
+from chatcentral.models.central import Tenant
+from chatcentral.tenancy.registry import UnknownTenant, record_change
 
 
 @dataclass(frozen=True)
@@ -80,15 +80,8 @@ def change_hours(
                 .where(Tenant.id == row.id)
                 .values(business_hours=after, updated_at=func.now())
             )
-            announce_change(conn, slug)
-            conn.execute(
-                insert(AuditLog).values(
-                    tenant_id=row.id,
-                    actor=actor,
-                    action="tenant.hours",
-                    details={"before": row.business_hours, "after": after},
-                )
-            )
+            details = {"before": row.business_hours, "after": after}
+            record_change(conn, slug, row.id, "tenant.hours", actor=actor, details=details)
     return ShopHours(slug, row.timezone, after)
 
 

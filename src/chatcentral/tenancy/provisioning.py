@@ -18,12 +18,12 @@ from chatcentral.config import Settings
 from chatcentral.conversation.flow import flow_files
 from chatcentral.db.engine import TenantBinder
 from chatcentral.db.migrations import upgrade_tenant
-from chatcentral.models.central import AuditLog, Plan, Tenant
+from chatcentral.models.central import Plan, Tenant
 from chatcentral.models.tenant import Category, Product
 from chatcentral.phones import InvalidPhone, normalize_phone
 from chatcentral.tenancy.catalog import CatalogItem
 from chatcentral.tenancy.naming import InvalidSlug, quoted_schema, schema_for
-from chatcentral.tenancy.registry import announce_change
+from chatcentral.tenancy.registry import record_change
 from chatcentral.tenancy.secrets import encrypt_token
 from chatcentral.tenancy.waba import InvalidWabaId, check_waba_id
 
@@ -155,20 +155,13 @@ def provision_tenant(
                 )
                 .returning(Tenant.id)
             ).scalar_one()
-            announce_change(conn, spec.slug)
-            conn.execute(
-                insert(AuditLog).values(
-                    tenant_id=tenant_id,
-                    actor=actor,
-                    action="tenant.create",
-                    details={
-                        "slug": spec.slug,
-                        "flow": spec.flow,
-                        "plan": spec.plan,
-                        "products": products,
-                    },
-                )
-            )
+            details = {
+                "slug": spec.slug,
+                "flow": spec.flow,
+                "plan": spec.plan,
+                "products": products,
+            }
+            record_change(conn, spec.slug, tenant_id, "tenant.create", actor=actor, details=details)
     except IntegrityError as exc:
         constraint = _constraint(exc)
         if constraint.startswith("tenants_"):

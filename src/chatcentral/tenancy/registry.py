@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
@@ -19,6 +20,25 @@ def announce_change(conn: Connection, slug: str) -> None:
     """Tell every process to drop its cached copy of this shop (sent at commit)."""
     number = conn.execute(select(Tenant.phone_number_id).where(Tenant.slug == slug)).scalar()
     conn.execute(select(func.pg_notify(TENANTS_CHANNEL, number or "")))
+
+
+def record_change(
+    conn: Connection,
+    slug: str,
+    tenant_id: int,
+    action: str,
+    *,
+    actor: str,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """After changing a shop in `conn`'s transaction: every process drops its cached copy
+    (at commit) and the change is written to the audit log."""
+    announce_change(conn, slug)
+    conn.execute(
+        insert(AuditLog).values(
+            tenant_id=tenant_id, actor=actor, action=action, details=details or {}
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -65,9 +85,8 @@ def set_active(engine: Engine, slug: str, active: bool, *, actor: str = "cli") -
         ).scalar_one_or_none()
         if tenant_id is None:
             raise UnknownTenant(f"no tenant with slug {slug!r}")
-        announce_change(conn, slug)
         action = "tenant.activate" if active else "tenant.deactivate"
-        conn.execute(insert(AuditLog).values(tenant_id=tenant_id, actor=actor, action=action))
+        record_change(conn, slug, tenant_id, action, actor=actor)
 
 
 class AdminChangeRefused(ValueError):
@@ -113,13 +132,6 @@ def change_admins(
             .where(Tenant.id == row.id)
             .values(admin_phones=phones, updated_at=func.now())
         )
-        announce_change(conn, slug)
-        conn.execute(
-            insert(AuditLog).values(
-                tenant_id=row.id,
-                actor=actor,
-                action="tenant.admin.add" if add else "tenant.admin.remove",
-                details={"phone": canonical},
-            )
-        )
+        action = "tenant.admin.add" if add else "tenant.admin.remove"
+        record_change(conn, slug, row.id, action, actor=actor, details={"phone": canonical})
     return phones

@@ -10,10 +10,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, func, select, update
 
-from chatcentral.models.central import AuditLog, Tenant
-from chatcentral.tenancy.registry import UnknownTenant, announce_change
+from chatcentral.models.central import Tenant
+from chatcentral.tenancy.registry import UnknownTenant, record_change
 
 _WABA_ID = re.compile(r"^\d{5,32}$")
 
@@ -74,14 +74,7 @@ def set_waba_id(engine: Engine, slug: str, waba_id: str, *, actor: str = "cli") 
         conn.execute(
             update(Tenant).where(Tenant.id == row.id).values(waba_id=waba_id, updated_at=func.now())
         )
-        announce_change(conn, slug)
-        conn.execute(
-            insert(AuditLog).values(
-                tenant_id=row.id,
-                actor=actor,
-                action="tenant.update",
-                details={"waba_id": {"from": row.waba_id, "to": waba_id}},
-            )
-        )
+        details = {"waba_id": {"from": row.waba_id, "to": waba_id}}
+        record_change(conn, slug, row.id, "tenant.update", actor=actor, details=details)
     previous: str | None = row.waba_id
     return previous
