@@ -1,7 +1,11 @@
 """Loading the facts a decision needs, inside the message's transaction.
 
 The catalog is cached per shop for a short time (it changes rarely and every customer
-reads it); customer facts and order history are read per message, only when needed.
+reads it) and handed to the engine before it decides whenever the cache holds it. A
+customer's facts and order history are read per message, only when the engine asks for
+them: their statements go out together in one pipeline, one round trip for all of them.
+The SQL runs on the driver connection (`db/driver.py`), tenant tables unqualified under
+the transaction's search_path.
 """
 
 from __future__ import annotations
@@ -9,9 +13,9 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Integer, bindparam, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+import psycopg
 
 from chatcentral.conversation.facts import (
     CATALOG,
@@ -26,82 +30,41 @@ from chatcentral.conversation.facts import (
     Product,
     SavedAddress,
 )
-from chatcentral.models.tenant import (
-    Category as CategoryRow,
-)
-from chatcentral.models.tenant import (
-    Customer,
-    CustomerAddress,
-    Order,
-    OrderItem,
-    OrderStatus,
-)
-from chatcentral.models.tenant import (
-    Product as ProductRow,
-)
 
 CATALOG_TTL_S = 30.0
 RECENT_ORDERS = 10
 
-_CATEGORIES = (
-    select(CategoryRow.id, CategoryRow.name)
-    .where(CategoryRow.active)
-    .order_by(CategoryRow.position, CategoryRow.id)
-)
-_PRODUCTS = (
-    select(
-        ProductRow.id,
-        ProductRow.category_id,
-        ProductRow.name,
-        ProductRow.description,
-        ProductRow.price,
-        ProductRow.unit,
-        ProductRow.stock,
-        ProductRow.retailer_id,
-    )
-    .where(ProductRow.active)
-    .order_by(ProductRow.position, ProductRow.id)
-)
-_customer_id = bindparam("customer_id", type_=Integer)
-_CUSTOMER = select(Customer.name, Customer.jugs_held).where(Customer.id == _customer_id)
-_ADDRESSES = (
-    select(
-        CustomerAddress.id,
-        CustomerAddress.address_text,
-        CustomerAddress.postal_code,
-        CustomerAddress.latitude,
-        CustomerAddress.longitude,
-    )
-    .where(CustomerAddress.customer_id == _customer_id)
-    .order_by(CustomerAddress.last_used_at.desc())
-    .limit(5)
-)
-_ORDERS = (
-    select(
-        Order.id,
-        Order.created_at,
-        OrderStatus.name,
-        Order.status_changed_at,
-        Order.total,
-        Order.fulfillment,
-    )
-    .join(OrderStatus, OrderStatus.id == Order.status_id)
-    .where(Order.customer_id == _customer_id)
-    .order_by(Order.id.desc())
-    .limit(bindparam("limit", type_=Integer))
-)
-_LINES = (
-    select(
-        OrderItem.order_id,
-        OrderItem.product_id,
-        OrderItem.product_name,
-        OrderItem.unit,
-        OrderItem.quantity,
-        OrderItem.unit_price,
-    )
-    .where(OrderItem.order_id.in_(bindparam("order_ids", expanding=True)))
-    .order_by(OrderItem.id)
-)
+CATEGORIES = """
+SELECT id, name FROM categories WHERE active ORDER BY position, id
+"""
+PRODUCTS = """
+SELECT id, category_id, name, description, price, unit, stock, retailer_id
+FROM products WHERE active ORDER BY position, id
+"""
+CUSTOMER_ROW = """
+SELECT name, jugs_held FROM customers WHERE id = %(customer_id)s::bigint
+"""
+ADDRESSES = """
+SELECT id, address_text, postal_code, latitude, longitude
+FROM customer_addresses WHERE customer_id = %(customer_id)s::bigint
+ORDER BY last_used_at DESC LIMIT 5
+"""
+ORDERS_SQL = """
+SELECT o.id, o.created_at, s.name, o.status_changed_at, o.total, o.fulfillment
+FROM orders o JOIN order_status s ON s.id = o.status_id
+WHERE o.customer_id = %(customer_id)s::bigint
+ORDER BY o.id DESC LIMIT %(limit)s::integer
+"""
+# The lines of the same orders, found by the same subquery so that both go out at once.
+LINES = """
+SELECT order_id, product_id, product_name, unit, quantity, unit_price
+FROM order_items
+WHERE order_id IN (SELECT id FROM orders WHERE customer_id = %(customer_id)s::bigint
+                   ORDER BY id DESC LIMIT %(limit)s::integer)
+ORDER BY id
+"""
+
+Cursor = psycopg.AsyncCursor[Any]
 
 
 class FactsLoader:
@@ -109,74 +72,99 @@ class FactsLoader:
         self._ttl = ttl
         self._catalogs: dict[str, tuple[float, Catalog]] = {}
 
+    def prime(self, schema: str, facts: Facts) -> None:
+        """Hand over the cached catalog, if fresh, before the engine asks (no I/O)."""
+        cached = self._catalogs.get(schema)
+        if cached is not None and cached[0] > time.monotonic():
+            facts.catalog_ = cached[1]
+
     async def load(
         self,
-        conn: AsyncConnection,
+        pg: psycopg.AsyncConnection[Any],
         schema: str,
         customer_id: int,
         facts: Facts,
         kinds: Iterable[str],
     ) -> None:
         """Fill in the facts of these kinds (the rest of `facts` is left as it is)."""
-        for kind in kinds:
-            if kind == CATALOG:
-                facts.catalog_ = await self._catalog(conn, schema)
-            elif kind == CUSTOMER:
-                facts.customer_ = await _customer(conn, customer_id)
-            elif kind == ORDERS:
-                facts.orders_ = tuple(await _orders(conn, customer_id, RECENT_ORDERS))
+        wanted = set(kinds)
+        if CATALOG in wanted:
+            self.prime(schema, facts)
+            if facts.catalog_ is not None:
+                wanted.discard(CATALOG)
+        if not wanted:
+            return
+        customer = {"customer_id": customer_id}
+        async with pg.pipeline():
+            cursors: dict[str, list[Cursor]] = {}
+            if CATALOG in wanted:
+                cursors[CATALOG] = [await pg.execute(CATEGORIES), await pg.execute(PRODUCTS)]
+            if CUSTOMER in wanted:
+                last = {**customer, "limit": 1}
+                cursors[CUSTOMER] = [
+                    await pg.execute(CUSTOMER_ROW, customer),
+                    await pg.execute(ADDRESSES, customer),
+                    await pg.execute(ORDERS_SQL, last),
+                    await pg.execute(LINES, last),
+                ]
+            if ORDERS in wanted:
+                recent = {**customer, "limit": RECENT_ORDERS}
+                cursors[ORDERS] = [
+                    await pg.execute(ORDERS_SQL, recent),
+                    await pg.execute(LINES, recent),
+                ]
+        # Read after the pipeline's one Sync: reading inside it would cost a round trip more.
+        rows = {
+            kind: [await cursor.fetchall() for cursor in found] for kind, found in cursors.items()
+        }
+        if CATALOG in rows:
+            categories, products = rows[CATALOG]
+            catalog = Catalog(
+                categories=tuple(Category(*row) for row in categories),
+                products=tuple(Product(*row) for row in products),
+            )
+            self._catalogs[schema] = (time.monotonic() + self._ttl, catalog)
+            facts.catalog_ = catalog
+        if CUSTOMER in rows:
+            customer_rows, addresses, last_order, last_lines = rows[CUSTOMER]
+            name, jugs_held = customer_rows[0]
+            orders = _orders(last_order, last_lines)
+            facts.customer_ = CustomerFacts(
+                name=name,
+                jugs_held=int(jugs_held),
+                addresses=tuple(_address(row) for row in addresses),
+                last_order=orders[0] if orders else None,
+            )
+        if ORDERS in rows:
+            facts.orders_ = tuple(_orders(*rows[ORDERS]))
 
-    async def _catalog(self, conn: AsyncConnection, schema: str) -> Catalog:
-        cached = self._catalogs.get(schema)
-        now = time.monotonic()
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        categories = tuple(Category(*row) for row in (await conn.execute(_CATEGORIES)).all())
-        products = tuple(Product(*row) for row in (await conn.execute(_PRODUCTS)).all())
-        catalog = Catalog(categories=categories, products=products)
-        self._catalogs[schema] = (now + self._ttl, catalog)
-        return catalog
 
-
-async def _customer(conn: AsyncConnection, customer_id: int) -> CustomerFacts:
-    params = {"customer_id": customer_id}
-    name, jugs = (await conn.execute(_CUSTOMER, params)).one()
-    addresses = tuple(
-        SavedAddress(
-            id=row.id,
-            text=row.address_text,
-            postal_code=row.postal_code,
-            latitude=_float(row.latitude),
-            longitude=_float(row.longitude),
-        )
-        for row in (await conn.execute(_ADDRESSES, params)).all()
+def _address(row: tuple[Any, ...]) -> SavedAddress:
+    id_, text, postal_code, latitude, longitude = row
+    return SavedAddress(
+        id=id_,
+        text=text,
+        postal_code=postal_code,
+        latitude=_float(latitude),
+        longitude=_float(longitude),
     )
-    last = await _orders(conn, customer_id, 1)
-    return CustomerFacts(
-        name=name, jugs_held=int(jugs), addresses=addresses, last_order=last[0] if last else None
-    )
 
 
-async def _orders(conn: AsyncConnection, customer_id: int, limit: int) -> list[OrderSummary]:
-    rows = (await conn.execute(_ORDERS, {"customer_id": customer_id, "limit": limit})).all()
-    if not rows:
-        return []
+def _orders(orders: list[tuple[Any, ...]], items: list[tuple[Any, ...]]) -> list[OrderSummary]:
     lines: dict[int, list[OrderLine]] = {}
-    for line in (await conn.execute(_LINES, {"order_ids": [row.id for row in rows]})).all():
-        lines.setdefault(line.order_id, []).append(
-            OrderLine(line.product_id, line.product_name, line.unit, line.quantity, line.unit_price)
-        )
+    for order_id, *line in items:
+        lines.setdefault(order_id, []).append(OrderLine(*line))
     return [
         OrderSummary(
-            id=row.id,
-            created_at=row.created_at,
-            status=row.name,
-            status_changed_at=row.status_changed_at,
-            total=row.total,
-            fulfillment=row.fulfillment,
-            lines=tuple(lines.get(row.id, [])),
+            id=id_,
+            created_at=created_at,
+            status=status,
+            status_changed_at=changed_at,
+            total=total,
+            fulfillment=fulfillment,
+            lines=tuple(lines.get(id_, [])),
         )
-        for row in rows
+        for id_, created_at, status, changed_at, total, fulfillment in orders
     ]
 
 

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+import psycopg
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chatcentral.conversation.context import Context, as_context
 from chatcentral.conversation.decision import Decision, decide
@@ -25,6 +25,7 @@ from chatcentral.conversation.events import Event, event_from
 from chatcentral.conversation.facts import Facts
 from chatcentral.conversation.model import EXPIRED, NEW
 from chatcentral.conversation.shop import Shop
+from chatcentral.db.driver import COMMIT, driver_of
 from chatcentral.inbound import effects, sessions
 from chatcentral.inbound.facts_loader import FactsLoader
 from chatcentral.inbound.identity import Identity
@@ -70,31 +71,50 @@ class ConversationService:
         sent_at = datetime.fromtimestamp(message.timestamp, tz=UTC)
         async with tenant_engine.connect() as conn:
             transaction = await conn.begin()
-            customer_id = await sessions.touch_customer(
-                conn, identity.wa_id, identity.bsuid, identity.name
+            pg = await driver_of(conn)
+            opened = await sessions.open_message(
+                pg,
+                shop.schema,
+                wa_id=identity.wa_id,
+                bsuid=identity.bsuid,
+                name=identity.name,
+                wamid=message.id,
+                type_=message.type,
+                body=raw,
+                sent_at=sent_at,
             )
-            message_id = await sessions.record_inbound(
-                conn, customer_id, message.id, message.type, raw, sent_at
-            )
+            customer_id, message_id, session = opened
+            if customer_id is None:  # first contact: the customer row is made first
+                customer_id = await sessions.touch_customer(
+                    conn, identity.wa_id, identity.bsuid, identity.name
+                )
+                message_id = await sessions.record_inbound(
+                    conn, customer_id, message.id, message.type, raw, sent_at
+                )
             if message_id is None:
-                await transaction.rollback()
+                # A redelivery wrote nothing: commit, not roll back (a rollback would make
+                # psycopg drop every statement it prepared on this connection).
+                await transaction.commit()
                 return Outcome.DUPLICATE
             if identity.wa_id is not None and identity.wa_id in shop.admin_ids:
                 # The shop's own admins get the admin side, never the customer flow
                 # (unless they asked to see it as a customer).
                 answers = await self._staff.handle(conn, shop, identity.wa_id, message)
                 if answers is not None:
-                    await self._queue(conn, shop, customer_id, identity, answers, message)
+                    async with pg.pipeline():
+                        await self._queue(pg, shop, customer_id, identity, answers, message)
+                        await pg.execute(COMMIT)
                     await transaction.commit()
                     return Outcome.HANDLED
-            session = await sessions.lock_session(conn, customer_id)
+            if session is None:
+                session = await sessions.lock_session(conn, customer_id)
             if session.last_message_at is not None and sent_at < session.last_message_at:
                 await sessions.mark_stale(conn, message_id)
                 await transaction.commit()
                 return Outcome.STALE
             now = self._clock()
             state, context = _current(session, now)
-            turn = _Turn(self._loader, conn, shop, customer_id, now)
+            turn = _Turn(self._loader, pg, shop, customer_id, now)
             decision = await turn.decide(state, context, event_from(message))
             replies = list(decision.replies)
             for effect in decision.effects:
@@ -102,21 +122,24 @@ class ConversationService:
                 if outcome is not None:
                     decision = await turn.decide(decision.state, decision.context, outcome)
                     replies.extend(decision.replies)
-            await self._queue(conn, shop, customer_id, identity, replies, message)
-            await sessions.save_session(
-                conn,
-                session.id,
-                decision.state,
-                decision.context,
-                sent_at,
-                timedelta(minutes=decision.session_minutes),
-            )
-            await transaction.commit()
+            # The replies, the session and the COMMIT in one round trip.
+            async with pg.pipeline():
+                await self._queue(pg, shop, customer_id, identity, replies, message)
+                await sessions.save_session(
+                    pg,
+                    session.id,
+                    decision.state,
+                    decision.context,
+                    sent_at,
+                    timedelta(minutes=decision.session_minutes),
+                )
+                await pg.execute(COMMIT)
+            await transaction.commit()  # the driver committed: this only closes the books
         return Outcome.HANDLED
 
     async def _queue(
         self,
-        conn: AsyncConnection,
+        pg: psycopg.AsyncConnection[Any],
         shop: Shop,
         customer_id: int,
         identity: Identity,
@@ -126,18 +149,15 @@ class ConversationService:
         """Queue the replies; the last one carries the mark-read of the message they answer
         (sent by the dispatcher right after that reply is accepted, with no outbox row of
         its own: never before the replies, and never if the reply fails for good)."""
-        mark_read = message.id if self._mark_read else None
-        for number, reply in enumerate(replies, start=1):
-            payload = outbound.envelope(reply, **identity.address)
-            await enqueue.queue_reply(
-                conn,
-                shop.id,
-                customer_id,
-                identity.recipient_key,
-                reply,
-                payload,
-                mark_read_wamid=mark_read if number == len(replies) else None,
-            )
+        calls = [(reply, outbound.envelope(reply, **identity.address)) for reply in replies]
+        await enqueue.queue_replies(
+            pg,
+            shop.id,
+            customer_id,
+            identity.recipient_key,
+            calls,
+            mark_read_wamid=message.id if self._mark_read else None,
+        )
 
 
 class _Turn:
@@ -146,16 +166,17 @@ class _Turn:
     def __init__(
         self,
         loader: FactsLoader,
-        conn: AsyncConnection,
+        pg: psycopg.AsyncConnection[Any],
         shop: Shop,
         customer_id: int,
         now: datetime,
     ) -> None:
         self._loader = loader
-        self._conn = conn
+        self._pg = pg
         self._shop = shop
         self._customer_id = customer_id
         self._facts = Facts(now=now)
+        loader.prime(shop.schema, self._facts)
 
     async def decide(self, state: str, context: Context, event: Event | EffectOutcome) -> Decision:
         for _ in range(4):  # catalog, customer, orders: at most one load each
@@ -163,12 +184,12 @@ class _Turn:
             if not decision.needs:
                 return decision
             await self._loader.load(
-                self._conn, self._shop.schema, self._customer_id, self._facts, decision.needs
+                self._pg, self._shop.schema, self._customer_id, self._facts, decision.needs
             )
         raise RuntimeError(f"engine kept asking for facts: {sorted(decision.needs)}")
 
 
-def _current(session: Row[Any], now: datetime) -> tuple[str, Context]:
+def _current(session: sessions.SessionRow, now: datetime) -> tuple[str, Context]:
     """State and context to decide from; an idle session is handed over as `expired`."""
     context = as_context(session.context)
     expired = session.expires_at is not None and session.expires_at < now

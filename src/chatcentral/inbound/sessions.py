@@ -1,20 +1,24 @@
 """The SQL of one inbound message: the customer, the message (deduplicated by wamid) and
-the customer's session, built once at import and reused for every message.
+the customer's session.
 
-Statements are module constants with bind parameters: building SQLAlchemy constructs per
-call costs more CPU than the round trip itself on this path. Tenant tables are unqualified
-here; the caller's connection carries the shop's `schema_translate_map`.
+A returning customer's message takes one statement, sent on the driver connection in the
+same round trip as BEGIN (`db/driver.py`): `OPEN` records the message, touches the
+customer and locks the session, and returns what the engine needs. The first contact of a
+customer (no customer or session row yet) takes the longer way: the SQLAlchemy
+statements below, module constants with bind parameters, their tenant tables unqualified
+and the caller's connection carrying the shop's `schema_translate_map`.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
+import psycopg
+from psycopg.types.json import Jsonb
 from sqlalchemy import (
     DateTime,
     Integer,
-    Interval,
     Row,
     Text,
     bindparam,
@@ -30,7 +34,73 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatcentral.conversation.context import Context
+from chatcentral.db.driver import enter_schema
 from chatcentral.models.tenant import Customer, CustomerSession, Message
+
+
+class SessionRow(NamedTuple):
+    id: int
+    state: str
+    context: dict[str, Any]
+    last_message_at: datetime | None
+    expires_at: datetime | None
+
+
+class Opened(NamedTuple):
+    """What `OPEN` found: `customer_id` None for a first contact (nothing written),
+    `message_id` None for a redelivery (nothing written), `session` None when the
+    customer has no session row yet."""
+
+    customer_id: int | None
+    message_id: int | None
+    session: SessionRow | None
+
+
+# Record the message for the customer known by BSUID or phone (the BSUID's row first when
+# both exist apart); only when it is new, touch that customer, filling in the identifier
+# it lacks when no other row holds it, and lock their session. A redelivery writes nothing.
+# Tenant tables unqualified: the transaction's search_path names the shop's schema.
+OPEN = """
+WITH chosen AS (
+    SELECT id FROM customers
+    WHERE bsuid = %(bsuid)s::text OR wa_id = %(wa_id)s::text
+    ORDER BY (bsuid IS NOT NULL AND bsuid = %(bsuid)s::text) DESC, id
+    LIMIT 1
+), recorded AS (
+    INSERT INTO messages (customer_id, direction, wamid, type, body, status, sent_at)
+    SELECT id, 'in', %(wamid)s::text, %(type)s::text, %(body)s, 'received',
+           %(sent_at)s::timestamptz
+    FROM chosen
+    ON CONFLICT (wamid) DO NOTHING
+    RETURNING id, customer_id
+), touched AS (
+    UPDATE customers c
+    SET last_inbound_at = now(),
+        name = coalesce(%(name)s::text, c.name),
+        bsuid = CASE WHEN c.bsuid IS NULL AND %(bsuid)s::text IS NOT NULL
+                      AND NOT EXISTS (SELECT 1 FROM customers o WHERE o.bsuid = %(bsuid)s::text)
+                     THEN %(bsuid)s::text ELSE c.bsuid END,
+        wa_id = CASE WHEN c.wa_id IS NULL AND %(wa_id)s::text IS NOT NULL
+                      AND NOT EXISTS (SELECT 1 FROM customers o WHERE o.wa_id = %(wa_id)s::text)
+                     THEN %(wa_id)s::text ELSE c.wa_id END
+    FROM recorded WHERE c.id = recorded.customer_id
+    RETURNING c.id
+), session AS (
+    SELECT s.id, s.state, s.context, s.last_message_at, s.expires_at
+    FROM customer_sessions s JOIN recorded r ON s.customer_id = r.customer_id
+    FOR UPDATE OF s
+)
+SELECT (SELECT id FROM chosen), (SELECT id FROM recorded),
+       s.id, s.state, s.context, s.last_message_at, s.expires_at
+FROM (SELECT 1) AS one LEFT JOIN session s ON true
+"""
+SAVE = """
+UPDATE customer_sessions
+SET state = %(state)s::text, context = %(context)s, version = version + 1,
+    last_message_at = greatest(last_message_at, %(sent_at)s::timestamptz),
+    updated_at = now(), expires_at = now() + %(lifetime)s::interval
+WHERE id = %(session_id)s::bigint
+"""
 
 _customers = Customer.__table__
 _other = _customers.alias("other")
@@ -109,20 +179,38 @@ _CREATE_SESSION = (
     .values(customer_id=bindparam("customer_id", type_=Integer), state="new", context={})
     .on_conflict_do_nothing(index_elements=[CustomerSession.customer_id])
 )
-_SAVE_SESSION = (
-    update(CustomerSession)
-    .where(CustomerSession.id == bindparam("session_id", type_=Integer))
-    .values(
-        state=bindparam("state", type_=Text),
-        context=bindparam("context", type_=JSONB),
-        version=CustomerSession.version + 1,
-        last_message_at=func.greatest(
-            CustomerSession.last_message_at, bindparam("sent_at", type_=DateTime(timezone=True))
-        ),
-        updated_at=func.now(),
-        expires_at=func.now() + bindparam("lifetime", type_=Interval),
-    )
-)
+
+
+async def open_message(
+    pg: psycopg.AsyncConnection[Any],
+    schema: str,
+    *,
+    wa_id: str | None,
+    bsuid: str | None,
+    name: str | None,
+    wamid: str,
+    type_: str,
+    body: dict[str, Any],
+    sent_at: datetime,
+) -> Opened:
+    """The shop's schema and `OPEN`, pipelined: one round trip (after psycopg's BEGIN, which
+    it always waits for)."""
+    params = {
+        "wa_id": wa_id,
+        "bsuid": bsuid,
+        "name": name,
+        "wamid": wamid,
+        "type": type_,
+        "body": Jsonb(body),
+        "sent_at": sent_at,
+    }
+    async with pg.pipeline():  # fetched after the pipeline's one Sync, not before it
+        await enter_schema(pg, schema)
+        cursor = await pg.execute(OPEN, params)
+    row = await cursor.fetchone()
+    assert row is not None  # the statement always yields its one row
+    customer_id, message_id, *session = row
+    return Opened(customer_id, message_id, SessionRow(*session) if session[0] is not None else None)
 
 
 async def touch_customer(
@@ -164,29 +252,30 @@ async def mark_stale(conn: AsyncConnection, message_id: int) -> None:
     await conn.execute(_MARK_STALE, {"message_id": message_id})
 
 
-async def lock_session(conn: AsyncConnection, customer_id: int) -> Row[Any]:
+async def lock_session(conn: AsyncConnection, customer_id: int) -> SessionRow:
     """The customer's session row, locked until commit; created on first contact."""
     params = {"customer_id": customer_id}
-    row = (await conn.execute(_LOCK_SESSION, params)).first()
-    if row is not None:
-        return row
-    await conn.execute(_CREATE_SESSION, params)
-    return (await conn.execute(_LOCK_SESSION, params)).one()
+    row: Row[Any] | None = (await conn.execute(_LOCK_SESSION, params)).first()
+    if row is None:
+        await conn.execute(_CREATE_SESSION, params)
+        row = (await conn.execute(_LOCK_SESSION, params)).one()
+    return SessionRow(row.id, row.state, row.context, row.last_message_at, row.expires_at)
 
 
 async def save_session(
-    conn: AsyncConnection,
+    pg: psycopg.AsyncConnection[Any],
     session_id: int,
     state: str,
     context: Context,
     sent_at: datetime,
     lifetime: timedelta,
 ) -> None:
+    """Queue the session's update (in the caller's pipeline, with the COMMIT)."""
     params = {
         "session_id": session_id,
         "state": state,
-        "context": context,
+        "context": Jsonb(context),
         "sent_at": sent_at,
         "lifetime": lifetime,
     }
-    await conn.execute(_SAVE_SESSION, params)
+    await pg.execute(SAVE, params)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
+from psycopg.types.json import Jsonb
 from sqlalchemy import Integer, Text, bindparam, literal, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -43,6 +45,18 @@ _QUEUE_REPLY = pg_insert(Outbox).from_select(
         bindparam("mark_read_wamid", type_=Text),
     ),
 )
+# `_QUEUE_REPLY` for the driver path (`db/driver.py`): messages unqualified, the
+# transaction's search_path naming the shop's schema.
+QUEUE_REPLY = """
+WITH reply AS (
+    INSERT INTO messages (customer_id, direction, type, body, status)
+    VALUES (%(customer_id)s::bigint, 'out', %(type)s::text, %(body)s, 'queued')
+    RETURNING id)
+INSERT INTO central.outbox (tenant_id, kind, recipient, payload, message_id, mark_read_wamid)
+SELECT %(tenant_id)s::integer, 'message', %(recipient)s::text, %(payload)s, reply.id,
+       %(mark_read_wamid)s::text
+FROM reply
+"""
 # The same for a message of any kind (news for the shop's staff, say), with the call to
 # make instead if Meta refuses it for a closed 24-hour window (131047).
 _QUEUE_MESSAGE = pg_insert(Outbox).from_select(
@@ -87,6 +101,30 @@ async def queue_reply(
         "handoff_id": None,
     }
     await conn.execute(_QUEUE_REPLY, params)
+
+
+async def queue_replies(
+    pg: psycopg.AsyncConnection[Any],
+    tenant_id: int,
+    customer_id: int,
+    recipient: str,
+    calls: list[tuple[dict[str, Any], dict[str, Any]]],
+    *,
+    mark_read_wamid: str | None = None,
+) -> None:
+    """`queue_reply` for each (reply, payload) in order, on the driver connection (queued
+    in the caller's pipeline); the last one carries `mark_read_wamid`."""
+    for number, (reply, payload) in enumerate(calls, start=1):
+        params = {
+            "tenant_id": tenant_id,
+            "customer_id": customer_id,
+            "recipient": recipient,
+            "type": reply.get("type", "unknown"),
+            "body": Jsonb(reply),
+            "payload": Jsonb(payload),
+            "mark_read_wamid": mark_read_wamid if number == len(calls) else None,
+        }
+        await pg.execute(QUEUE_REPLY, params)
 
 
 async def queue_call(

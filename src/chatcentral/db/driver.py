@@ -1,0 +1,49 @@
+"""The hot path's SQL, run straight on psycopg inside a SQLAlchemy connection's transaction.
+
+Every message and every status webhook runs the same few statements. Through SQLAlchemy
+each execution pays for a cache key, parameter processing, a greenlet hop and a result
+wrapper: more CPU than the round trip itself. These statements are plain SQL with bind
+parameters, sent on the driver connection under the SQLAlchemy connection that holds the
+transaction, and pipelined (psycopg's pipeline mode) so that BEGIN, the shop's
+`search_path` and the first statement travel together, and the writes of the end with the
+COMMIT.
+
+Tenant tables are unqualified in this SQL and the transaction's `search_path` names the
+shop's schema (`SET LOCAL`, so it ends with the transaction: safe behind PgBouncer in
+transaction mode). One text then serves every shop, so psycopg prepares each statement
+once per connection however many shops there are. Central tables are always qualified.
+Everything else keeps using SQLAlchemy with `schema_translate_map`; both kinds may share a
+transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+SET_SCHEMA = "SELECT set_config('search_path', %s, true)"
+# COMMIT as a statement of a pipeline: the pipeline's own Sync then ends it in the same
+# round trip (`connection.commit()` inside a pipeline syncs once more).
+COMMIT = "COMMIT"
+
+
+async def driver_of(conn: AsyncConnection) -> psycopg.AsyncConnection[Any]:
+    """The psycopg connection under this SQLAlchemy connection (same transaction)."""
+    fairy = await conn.get_raw_connection()
+    driver = fairy.driver_connection
+    if not isinstance(driver, psycopg.AsyncConnection):
+        raise TypeError("the hot path needs the psycopg (async) driver")
+    return driver
+
+
+def search_path(schema: str) -> str:
+    """The `search_path` value naming one tenant schema (quoted: it is an identifier)."""
+    return '"' + schema.replace('"', '""') + '"'
+
+
+async def enter_schema(pg: psycopg.AsyncConnection[Any], schema: str) -> None:
+    """Point this transaction's unqualified names at the shop's schema (queued, in a
+    pipeline: it costs no round trip of its own)."""
+    await pg.execute(SET_SCHEMA, (search_path(schema),))
