@@ -3,7 +3,8 @@
 `run` is a pipeline of up to `batch_size` sends in flight (CHATCENTRAL_SEND_CONCURRENCY):
 it claims due rows in a short transaction that leases them (`due_at = now() + lease`)
 and commits, starts each send, and claims more as sends end; each outcome is recorded in
-its own short transaction as soon as it is known, so a slow call holds up nobody else.
+its own short transaction as soon as it is known (successes that end together share one:
+`recorder.py`), so a slow call holds up nobody else.
 Each business number is paced at its Meta throughput tier (`Pacer`: 80 messages/s, or
 the shop's `throughput_mps` setting) and holds at most its share of the pipeline, so one
 busy shop never starves the others. The last reply to a customer's message carries its
@@ -51,6 +52,7 @@ from chatcentral.outbox import sql
 from chatcentral.outbox.alerts import FailureHook, SentHook, audit_failure, notify_shop_admins
 from chatcentral.outbox.media import RELAY_MEDIA, MediaRelay
 from chatcentral.outbox.pacing import Backoff, Pacer, pause
+from chatcentral.outbox.recorder import AcceptedRecorder
 from chatcentral.outbox.rows import Claimed, Outcome
 from chatcentral.tenancy.secrets import token_for
 from chatcentral.whatsapp import outbound
@@ -110,6 +112,7 @@ class Dispatcher:
             else [audit_failure, notify_shop_admins, delivery.count_undelivered]
         )
         self._sent_hooks = sent_hooks if sent_hooks is not None else [delivery.count_sent]
+        self._accepted = AcceptedRecorder(engine, self._sent_hooks)
         self._rng = rng or random.Random()
         self._wake = asyncio.Event()
         self._media = MediaRelay(graph)
@@ -262,6 +265,13 @@ class Dispatcher:
             # mark-read was made. Its failure never touches the reply's outcome.
             await self._mark_read(row, row.mark_read_wamid)
         outcome = self._decide(row, result)
+        if outcome.failure is None:
+            try:
+                if not await self._accepted.record(row, outcome.wamid):
+                    self._superseded(row)
+                return
+            except Exception as exc:  # noqa: BLE001 - recorded one at a time below, retried
+                log.info("shop %s: outbox %d: group record failed (%s)", row.slug, row.id, exc)
         trouble = Backoff()
         refused = 0  # full records that failed with the database up
         while True:

@@ -1,8 +1,9 @@
 """Status webhooks (sent → delivered → read, or failed) applied to outbound messages.
 
-They are about three times the inbound volume, so a whole batch costs two statements:
-record each (wamid, status) once, then move each message forward to the highest new
-status. A status never moves backwards: a late `delivered` after `read` changes nothing.
+They are about three times the inbound volume, so a whole batch is one statement on the
+driver connection, pipelined with its COMMIT: record each (wamid, status) once, then move
+each message forward to the highest new status. A status never moves backwards: a late
+`delivered` after `read` changes nothing.
 """
 
 from __future__ import annotations
@@ -12,26 +13,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import (
-    Case,
-    ColumnElement,
-    Integer,
-    Text,
-    case,
-    cast,
-    column,
-    func,
-    literal,
-    select,
-    update,
-    values,
-)
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import Case, ColumnElement, case
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import InstrumentedAttribute
 
+from chatcentral.db.driver import COMMIT, driver_of, enter_schema
 from chatcentral.metrics import STATUS_UPDATES
-from chatcentral.models.tenant import Message, MessageStatus
 from chatcentral.notifications import delivery
 from chatcentral.whatsapp.payloads import StatusUpdate
 
@@ -46,86 +33,75 @@ def rank_of(status: ColumnElement[Any] | InstrumentedAttribute[str]) -> Case[Any
     return case(RANK, value=status, else_=-1)
 
 
+# The statuses in rank order: array_position() in it is a status's rank (NULL: unknown).
+_RANKS = sorted(RANK, key=RANK.__getitem__)
+
+# A batch of one shop's statuses in one statement: record each (wamid, status) once, then
+# move each message forward to the highest new status, never backwards. Tenant tables
+# unqualified: the transaction's search_path names the shop's schema (`db/driver.py`).
+APPLY = """
+WITH new AS (
+    INSERT INTO message_statuses (wamid, status, error_code, occurred_at)
+    SELECT * FROM unnest(%(wamids)s::text[], %(statuses)s::text[], %(codes)s::integer[],
+                         %(occurred)s::timestamptz[])
+    ON CONFLICT (wamid, status) DO NOTHING
+    RETURNING wamid, status, error_code
+), best AS (
+    SELECT DISTINCT ON (wamid) wamid, status, error_code, rank
+    FROM (SELECT new.*, array_position(%(ranks)s::text[], new.status) AS rank FROM new) AS ranked
+    WHERE rank IS NOT NULL
+    ORDER BY wamid, rank DESC
+), moved AS (
+    UPDATE messages m
+    SET status = best.status, error_code = coalesce(best.error_code, m.error_code),
+        status_updated_at = now()
+    FROM best
+    WHERE m.wamid = best.wamid
+      AND m.direction = 'out'  -- an inbound wamid never takes delivery statuses
+      AND coalesce(array_position(%(ranks)s::text[], m.status), 0) < best.rank
+)
+SELECT (SELECT count(*) FROM new), best.wamid, best.status, best.error_code
+FROM (SELECT 1) AS one LEFT JOIN best ON true
+"""
+
+
 async def apply_statuses(
-    tenant_engine: AsyncEngine, statuses: Sequence[StatusUpdate], *, tenant_id: int | None = None
+    tenant_engine: AsyncEngine,
+    schema: str,
+    statuses: Sequence[StatusUpdate],
+    *,
+    tenant_id: int | None = None,
 ) -> int:
     """Record and apply a batch of one shop's statuses; returns how many were new. With the
     shop's `tenant_id`, a send Meta reports failed after accepting it is followed up in the
     same transaction (`notifications/delivery.py`: its template, or the admin told)."""
     if not statuses:
         return 0
-    rows = [
-        {
-            "wamid": status.id,
-            "status": status.status,
-            "error_code": status.error_code,
-            "occurred_at": datetime.fromtimestamp(status.timestamp, tz=UTC),
-        }
-        for status in statuses
-    ]
-    async with tenant_engine.begin() as conn:
-        new = (
-            await conn.execute(
-                pg_insert(MessageStatus)
-                .on_conflict_do_nothing(index_elements=[MessageStatus.wamid, MessageStatus.status])
-                .returning(MessageStatus.wamid, MessageStatus.status, MessageStatus.error_code),
-                rows,
-            )
-        ).all()
-        best = _highest_per_message([(r.wamid, r.status, r.error_code) for r in new])
-        if best:
-            await conn.execute(_advance(best))
+    params = {
+        "wamids": [status.id for status in statuses],
+        "statuses": [status.status for status in statuses],
+        "codes": [status.error_code for status in statuses],
+        "occurred": [datetime.fromtimestamp(status.timestamp, tz=UTC) for status in statuses],
+        "ranks": _RANKS,
+    }
+    # Without a failure to follow up, the COMMIT rides in the same round trip.
+    follow_up = tenant_id is not None and any(s.status == "failed" for s in statuses)
+    async with tenant_engine.connect() as conn:
+        transaction = await conn.begin()
+        pg = await driver_of(conn)
+        async with pg.pipeline():
+            await enter_schema(pg, schema)
+            cursor = await pg.execute(APPLY, params)
+            if not follow_up:
+                await pg.execute(COMMIT)
+        rows = await cursor.fetchall()
+        best = [(wamid, status, code) for _, wamid, status, code in rows if wamid is not None]
         failed = [(wamid, code) for wamid, status, code in best if status == "failed"]
         if failed and tenant_id is not None:
             await delivery.after_failed_statuses(conn, tenant_id, failed)
+        await transaction.commit()
     for wamid, status, code in best:
-        STATUS_UPDATES.labels(status=status if status in RANK else "other").inc()
+        STATUS_UPDATES.labels(status=status).inc()
         if status == "failed":
             log.warning("delivery failed for %s (code %s)", wamid, code)
-    return len(new)
-
-
-def _highest_per_message(
-    updates: list[tuple[str, str, int | None]],
-) -> list[tuple[str, str, int | None]]:
-    best: dict[str, tuple[str, str, int | None]] = {}
-    for wamid, status, code in updates:
-        if status not in RANK:
-            continue
-        current = best.get(wamid)
-        if current is None or RANK[status] > RANK[current[1]]:
-            best[wamid] = (wamid, status, code)
-    return list(best.values())
-
-
-def _advance(best: list[tuple[str, str, int | None]]) -> Any:
-    incoming = values(
-        column("wamid", Text),
-        column("status", Text),
-        column("error_code", Integer),
-        name="incoming",
-    ).data(best)
-    return (
-        update(Message)
-        .where(Message.wamid == incoming.c.wamid)
-        .where(Message.direction == "out")  # an inbound wamid never takes delivery statuses
-        .where(rank_of(Message.status) < rank_of(incoming.c.status))
-        .values(
-            status=incoming.c.status,
-            # VALUES renders a missing code as an untyped NULL: say it is an integer.
-            error_code=func.coalesce(cast(incoming.c.error_code, Integer), Message.error_code),
-            status_updated_at=func.now(),
-        )
-    )
-
-
-def latest_status_of(wamid: str) -> Any:
-    """Scalar subquery: the highest status already recorded for `wamid`, if any (used when
-    the dispatcher learns a wamid after its statuses arrived)."""
-    return (
-        select(MessageStatus.status)
-        .where(MessageStatus.wamid == literal(wamid))
-        .order_by(rank_of(MessageStatus.status).desc())
-        .limit(1)
-        .scalar_subquery()
-    )
+    return int(rows[0][0])

@@ -177,7 +177,9 @@ class WebhookProcessor:
             return
         engine = self._binder.engine_for(shop.schema)
         try:
-            await apply_statuses(engine, [status for status, _ in parsed], tenant_id=shop.id)
+            await apply_statuses(
+                engine, shop.schema, [status for status, _ in parsed], tenant_id=shop.id
+            )
             return
         except Exception as exc:  # one bad status must not sink the batch
             if await self._database_trouble(exc):
@@ -190,7 +192,7 @@ class WebhookProcessor:
             )
         for status, raw in parsed:
             try:
-                await apply_statuses(engine, [status], tenant_id=shop.id)
+                await apply_statuses(engine, shop.schema, [status], tenant_id=shop.id)
             except Exception as exc:  # keep the bad one, apply the rest
                 if await self._database_trouble(exc):
                     raise DatabaseUnavailable(_summary(exc)) from exc

@@ -1,0 +1,116 @@
+"""Recording sends Meta accepted, many to a transaction (group commit).
+
+Most outcomes are a success, and recording each in its own transaction cost four round
+trips and SQLAlchemy's per-statement overhead twice per reply. Here, successes that end
+while a write is under way wait for the next one, which records them all: per shop, one
+statement marks its outbox rows sent under their leases and updates their message rows
+(the shop's schema named by the transaction's search_path); all shops' statements go out
+in one pipeline. When nothing else is waiting a success is written at once, so the
+batching costs no latency; under load it shares a transaction with whatever finished
+meanwhile.
+
+The lease fence is kept per row: a row is marked sent only while still pending under the
+lease that sent it, and only those rows' messages and hooks are touched. A failed write
+fails every row of it, and the dispatcher records them one at a time (its retry path).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from chatcentral.db.driver import driver_of, enter_schema
+from chatcentral.outbox.alerts import SentHook
+from chatcentral.outbox.rows import Claimed
+from chatcentral.outbox.statuses import RANK
+
+_RANKS = sorted(RANK, key=RANK.__getitem__)
+
+# One shop's accepted sends: the outbox rows still pending under their leases become
+# sent; their message rows get the wamid and the best status its webhooks already
+# reported (they may beat the dispatcher here), else `accepted`.
+MARK_ACCEPTED = """
+WITH sent AS (
+    UPDATE central.outbox o
+    SET status = 'sent', sent_at = now(), attempts = o.attempts + 1
+    FROM unnest(%(ids)s::bigint[], %(leases)s::timestamptz[], %(wamids)s::text[])
+         AS x(id, lease, wamid)
+    WHERE o.id = x.id AND o.status = 'pending' AND o.due_at = x.lease
+    RETURNING o.id, o.message_id, x.wamid
+), accepted AS (
+    UPDATE messages m
+    SET sent_at = now(), status_updated_at = now(), wamid = coalesce(sent.wamid, m.wamid),
+        status = coalesce(
+            (SELECT s.status FROM message_statuses s WHERE s.wamid = sent.wamid
+             ORDER BY array_position(%(ranks)s::text[], s.status) DESC NULLS LAST LIMIT 1),
+            'accepted')
+    FROM sent WHERE m.id = sent.message_id
+)
+SELECT id FROM sent
+"""
+
+_Waiting = tuple[Claimed, str | None, "asyncio.Future[bool]"]
+
+
+class AcceptedRecorder:
+    def __init__(self, engine: AsyncEngine, sent_hooks: Sequence[SentHook]) -> None:
+        self._engine = engine
+        self._hooks = list(sent_hooks)
+        self._waiting: list[_Waiting] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def record(self, row: Claimed, wamid: str | None) -> bool:
+        """Record one accepted send; True if written, False if the row was no longer
+        pending under its lease (superseded). Raises if the write failed."""
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append((row, wamid, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_while_waiting())
+        return await done
+
+    async def _write_while_waiting(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                written = await self._write([(row, wamid) for row, wamid, _ in batch])
+            except Exception as exc:  # noqa: BLE001 - its rows go back to the one-row path
+                for _, _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            for row, _, done in batch:
+                if not done.done():
+                    done.set_result(row.id in written)
+
+    async def _write(self, batch: list[tuple[Claimed, str | None]]) -> set[int]:
+        by_schema: dict[str, list[tuple[Claimed, str | None]]] = defaultdict(list)
+        for row, wamid in batch:
+            by_schema[row.schema].append((row, wamid))
+        async with self._engine.connect() as conn:
+            transaction = await conn.begin()
+            pg = await driver_of(conn)
+            async with pg.pipeline():
+                cursors = []
+                for schema, rows in by_schema.items():
+                    await enter_schema(pg, schema)
+                    cursors.append(await pg.execute(MARK_ACCEPTED, _params(rows)))
+            written = {id_ for cursor in cursors for (id_,) in await cursor.fetchall()}
+            for row, _ in batch:
+                if row.id in written:
+                    for hook in self._hooks:
+                        await hook(conn, row)
+            await transaction.commit()
+        return written
+
+
+def _params(rows: list[tuple[Claimed, str | None]]) -> dict[str, Any]:
+    return {
+        "ids": [row.id for row, _ in rows],
+        "leases": [row.leased_until for row, _ in rows],
+        "wamids": [wamid for _, wamid in rows],
+        "ranks": _RANKS,
+    }
