@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import respx.mocks
 from sqlalchemy import Engine, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
@@ -25,6 +26,12 @@ from chatcentral.db.embedded import start_embedded
 from chatcentral.db.engine import make_engine, make_sync_engine
 from chatcentral.db.migrations import upgrade_central
 from tests.support.dbproxy import DatabaseProxy
+
+# The Graph client's transport is aiohttp's (under httpx's API): respx must intercept at the
+# httpx client, not inside httpcore's pool, which that transport never uses.
+respx.mocks.DEFAULT_MOCKER = respx.mocks.HTTPXMocker.name
+# ... and so it sees the tests' own clients of the app (http://test, over ASGI): let them by.
+respx.mock.route(host="test").pass_through()
 
 REPO = Path(__file__).resolve().parents[1]
 APP_SECRET = "test-app-secret"
