@@ -346,6 +346,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from chatcentral.tenancy.demo import ensure_demo_tenants
 
     settings = get_settings()
+    if settings.production:
+        _refuse_unless_ready(settings)
     settings.require("whatsapp_app_secret", "whatsapp_verify_token")
     _setup_logging(settings)
     if settings.whatsapp_access_token is None:
@@ -386,6 +388,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
             server.run(sockets=[sock])
     print("chatcentral stopped", flush=True)
     return 0
+
+
+def _refuse_unless_ready(settings: Settings) -> None:
+    """CHATCENTRAL_ENV=production: no serving while an offline check fails."""
+    from chatcentral.preflight import startup_failures
+
+    failures = startup_failures(settings, _database(settings).url)
+    for result in failures:
+        print(result, file=sys.stderr)
+    if failures:
+        raise CliError(
+            f"CHATCENTRAL_ENV=production: not starting while {len(failures)} check(s) fail "
+            "(fix the lines above; `chatcentral check` shows them all)"
+        )
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:
@@ -431,11 +447,10 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from chatcentral.db.engine import make_sync_engine
-    from chatcentral.preflight import run_checks
+    from chatcentral.preflight import check_engine, run_checks
 
     settings = get_settings()
-    engine = make_sync_engine(_database(settings).url)
+    engine = check_engine(_database(settings).url)
     try:
         results = run_checks(settings, engine, offline=args.offline)
     finally:
