@@ -22,6 +22,7 @@ from chatcentral.config import ConfigError, Settings, get_settings
 from chatcentral.conversation.flow import flow_files
 from chatcentral.db.server import DatabaseTarget, resolve_database
 from chatcentral.logs import logging_config, setup_logging
+from chatcentral.retention.command import add_purge_command
 
 log = logging.getLogger("chatcentral")
 
@@ -158,6 +159,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_template_commands(commands, tenant_commands)
     _add_hours_commands(tenant_commands)
     _add_reminders_command(commands)
+    add_purge_command(commands)
     return parser
 
 
