@@ -351,3 +351,22 @@ def test_shop_tokens_need_the_key_they_were_stored_with(
     )
     assert by_name["token key"].ok is False
     assert {r.name: r for r in run_checks(settings, sync_engine, offline=True)}["token key"].ok
+
+
+def test_a_shop_without_any_token_is_named(settings: Settings, sync_engine: Engine) -> None:
+    provision_tenant(sync_engine, spec("sola", "5000010"))
+    provision_tenant(
+        sync_engine, spec("propia", "5000011", access_token="EAAown"), settings=settings
+    )
+    no_default = settings.model_copy(update={"whatsapp_access_token": None})
+    by_name = {r.name: r for r in run_checks(no_default, sync_engine, offline=True)}
+    assert str(by_name["graph api config"]) == (
+        "FAIL graph api config: WHATSAPP_ACCESS_TOKEN is not set: 1 active shop(s) without a "
+        "token of their own (sola) cannot send; fix: set WHATSAPP_ACCESS_TOKEN (a system "
+        "user's permanent token, Meta Business settings)"
+    )
+    with sync_engine.begin() as conn:
+        conn.execute(text("UPDATE central.tenants SET active = false WHERE slug = 'sola'"))
+    by_name = {r.name: r for r in run_checks(no_default, sync_engine, offline=True)}
+    assert by_name["graph api config"].ok
+    assert "every active shop has its own token" in by_name["graph api config"].detail

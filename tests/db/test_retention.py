@@ -141,7 +141,7 @@ async def test_purge_erases_old_bodies_keeps_recent_ones_and_every_order(
     assert "tienda: nothing to erase" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("bad", ["180", "soon", "0d", "1.5d", "5 days", "6m"])
+@pytest.mark.parametrize("bad", ["180", "soon", "0d", "1.5d", "5 days", "6m", "999999d"])
 def test_a_bad_period_exits_non_zero_with_one_line(
     bad: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

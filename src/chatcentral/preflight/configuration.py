@@ -50,12 +50,14 @@ def check_webhook_secrets(settings: Settings) -> Result:
 def check_graph_config(settings: Settings, shops: list[Shop] | None) -> Result:
     """Real Meta or a fake Cloud API, and a token for every shop that has none of its own."""
     base = settings.whatsapp_api_base_url
-    fake = _is_fake(base)
+    parts = urlsplit(base)
+    local = (parts.hostname or "") in _LOOPBACK
+    fake = local or parts.scheme != "https"
     if fake and settings.production:
+        what = "a fake Cloud API on this machine" if local else "not an HTTPS endpoint"
         return failed(
             "graph api config",
-            f"WHATSAPP_API_BASE_URL is {base}, a fake Cloud API on this machine: "
-            "no customer would get a reply",
+            f"WHATSAPP_API_BASE_URL is {base}, {what}: no customer would get a reply",
             f"unset WHATSAPP_API_BASE_URL (default {META})",
         )
     token = _secret(settings.whatsapp_access_token)
@@ -78,7 +80,9 @@ def check_graph_config(settings: Settings, shops: list[Shop] | None) -> Result:
             "WHATSAPP_ACCESS_TOKEN still has the development value from .env.example",
             f"set WHATSAPP_ACCESS_TOKEN ({_WHERE['WHATSAPP_ACCESS_TOKEN']})",
         )
-    where = f"fake Cloud API at {base} (development)" if fake else f"{base}"
+    where = (
+        f"{'fake Cloud API' if local else 'plain HTTP'} at {base} (development)" if fake else base
+    )
     default = "default token set" if token is not None else "every active shop has its own token"
     return passed("graph api config", f"{where}, {settings.whatsapp_api_version}; {default}")
 
@@ -88,7 +92,10 @@ def check_token_key(settings: Settings, shops: list[Shop] | None) -> Result:
     owners = [s for s in shops or [] if s.token is not None]
     key_set = _secret(settings.chatcentral_token_key) is not None
     if not owners:
-        detail = "set" if key_set else "not needed (no shop has its own token)"
+        if shops is None:
+            detail = "set" if key_set else "not set (the shops could not be read to tell)"
+        else:
+            detail = "set" if key_set else "not needed (no shop has its own token)"
         if key_set:
             try:  # a typo'd key would only show when the first shop token is stored
                 encrypt_token(settings, "probe")
@@ -135,8 +142,3 @@ def _secret(value: SecretStr | None) -> str | None:
 def _placeholder(value: str) -> bool:
     lowered = value.lower()
     return any(marker in lowered for marker in _PLACEHOLDERS)
-
-
-def _is_fake(base_url: str) -> bool:
-    parts = urlsplit(base_url)
-    return parts.scheme != "https" or (parts.hostname or "") in _LOOPBACK

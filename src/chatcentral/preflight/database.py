@@ -168,7 +168,13 @@ def _query_failure(exc: DBAPIError) -> Result:
             "use the role that owns the schemas in DATABASE_URL (or GRANT it access)",
         )
     first = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
-    return failed("database", f"query failed: {first}", MIGRATE)
+    if state == "42P01":  # undefined_table: a central schema only partly there
+        return failed("database", f"the central schema is incomplete ({first})", MIGRATE)
+    return failed(
+        "database",
+        f"reading the central schema failed: {first}",
+        "see the PostgreSQL server's log, then run `chatcentral check` again",
+    )
 
 
 def _is_connect_failure(exc: DBAPIError) -> bool:

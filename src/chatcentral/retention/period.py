@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-_PERIOD = re.compile(r"^\s*(\d{1,6})\s*d\s*$", re.IGNORECASE)
+_PERIOD = re.compile(r"^\s*(\d{1,5})\s*d\s*$", re.IGNORECASE)
 
 
 class BadPeriod(ValueError):
