@@ -247,11 +247,12 @@ def test_production_refuses_to_run_while_a_check_fails(
         ".env.example; fix: set WHATSAPP_APP_SECRET to the real value "
         "(Meta app dashboard → App settings → Basic → App secret)"
     )
-    assert "central schema is missing" in err[1] and "run `chatcentral migrate`" in err[1]
-    assert err[2].startswith(
+    assert err[1].startswith("FAIL configuration: WHATSAPP_VERIFY_TOKEN still has the development")
+    assert "central schema is missing" in err[2] and "run `chatcentral migrate`" in err[2]
+    assert err[3].startswith(
         "FAIL graph api config: WHATSAPP_API_BASE_URL is http://127.0.0.1:8001, a fake Cloud "
         "API on this machine"
-    ) and err[2].endswith("fix: unset WHATSAPP_API_BASE_URL (default https://graph.facebook.com)")
+    ) and err[3].endswith("fix: unset WHATSAPP_API_BASE_URL (default https://graph.facebook.com)")
     assert err[-1].startswith("chatcentral: error: CHATCENTRAL_ENV=production: not starting")
     # The database was left as found: production never migrates behind the operator's back.
     engine = make_sync_engine(empty_db)

@@ -42,7 +42,7 @@ def run_checks(
 ) -> list[Result]:
     database = check_database(engine)
     shops = database.shops
-    results = [check_webhook_secrets(settings), database.result]
+    results = [*check_webhook_secrets(settings), database.result]
     if shops is not None:
         results.append(check_shop_schemas(engine, shops))
     results.append(check_graph_config(settings, shops))

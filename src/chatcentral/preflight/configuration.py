@@ -29,22 +29,30 @@ _WHERE = {
 }
 
 
-def check_webhook_secrets(settings: Settings) -> Result:
+def check_webhook_secrets(settings: Settings) -> list[Result]:
+    """One line per secret that is wrong (each has its own fix), or one `ok`."""
+    problems = []
     for name in ("WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN"):
         value = _secret(getattr(settings, name.lower()))
         if value is None:
-            return failed(
-                "configuration",
-                f"{name} is not set: POST /webhook cannot be verified",
-                f"set {name} ({_WHERE[name]}) in the environment or .env",
+            problems.append(
+                failed(
+                    "configuration",
+                    f"{name} is not set: POST /webhook cannot be verified",
+                    f"set {name} ({_WHERE[name]}) in the environment or .env",
+                )
             )
-        if settings.production and _placeholder(value):
-            return failed(
-                "configuration",
-                f"{name} still has the development value from .env.example",
-                f"set {name} to the real value ({_WHERE[name]})",
+        elif settings.production and _placeholder(value):
+            problems.append(
+                failed(
+                    "configuration",
+                    f"{name} still has the development value from .env.example",
+                    f"set {name} to the real value ({_WHERE[name]})",
+                )
             )
-    return passed("configuration", f"webhook secrets set ({settings.chatcentral_env})")
+    return problems or [
+        passed("configuration", f"webhook secrets set ({settings.chatcentral_env})")
+    ]
 
 
 def check_graph_config(settings: Settings, shops: list[Shop] | None) -> Result:
