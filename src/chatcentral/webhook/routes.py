@@ -16,6 +16,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 
 from chatcentral.config import Settings
+from chatcentral.logs import log_context, request_id_from
 from chatcentral.metrics import WEBHOOK_LATENCY, WEBHOOK_REQUESTS
 from chatcentral.webhook.processor import DatabaseUnavailable, WebhookProcessor
 from chatcentral.whatsapp import signature
@@ -49,7 +50,12 @@ async def verify_handshake(request: Request) -> Response:
 
 async def receive(request: Request) -> Response:
     started = time.perf_counter()
-    response = await _receive(request)
+    # Every line logged while handling this body carries its id (and, deeper in, the
+    # shop's slug and the message's wamid): one webhook's story can be read on its own.
+    request_id = request_id_from(request.headers.get("x-request-id"))
+    with log_context(request_id=request_id):
+        response = await _receive(request)
+    response.headers["X-Request-Id"] = request_id
     WEBHOOK_LATENCY.observe(time.perf_counter() - started)
     WEBHOOK_REQUESTS.labels(outcome=str(response.status_code)).inc()
     return response
