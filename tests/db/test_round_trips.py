@@ -121,3 +121,20 @@ async def test_a_redelivered_message_costs_three_round_trips_and_no_rollback(
     # connection (DEALLOCATE ALL).
     assert trace.round_trips() == 3, sent
     assert '"COMMIT"' in sent and "ROLLBACK" not in sent and "DEALLOCATE" not in sent
+
+
+async def test_a_status_webhook_costs_one_round_trip(
+    app_client: Client,
+    shops: dict[str, ProvisionedShop],
+    async_engine: AsyncEngine,
+    tmp_path: Path,
+) -> None:
+    client, _ = app_client
+    await post(client, cloud.message_from("1110001", "525512345678", "hola", id="w.1"))
+    with traced(async_engine, tmp_path) as trace:
+        statuses = [cloud.status("wamid.OUT1", "sent"), cloud.status("wamid.OUT1", "delivered")]
+        await post(client, cloud.envelope(cloud.change("1110001", statuses=statuses)))
+    sent = trace.sent()
+    # One statement in autocommit: no BEGIN, no COMMIT.
+    assert trace.round_trips() == 1, sent
+    assert "message_statuses" in sent and "BEGIN" not in sent

@@ -12,15 +12,18 @@ Tenant tables are unqualified in this SQL and the transaction's `search_path` na
 shop's schema (`SET LOCAL`, so it ends with the transaction: safe behind PgBouncer in
 transaction mode). One text then serves every shop, so psycopg prepares each statement
 once per connection however many shops there are. Central tables are always qualified.
-Everything else keeps using SQLAlchemy with `schema_translate_map`; both kinds may share a
-transaction.
+A statement that is a whole transaction on its own runs in autocommit instead (no BEGIN,
+no COMMIT: one round trip), with no transaction to carry a search_path: its tenant tables
+are qualified, one text per shop (`SchemaSQL`). Everything else keeps using SQLAlchemy
+with `schema_translate_map`; both kinds may share a transaction.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, LiteralString
 
 import psycopg
+from psycopg import sql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 SET_SCHEMA = "SELECT set_config('search_path', %s, true)"
@@ -47,3 +50,23 @@ async def enter_schema(pg: psycopg.AsyncConnection[Any], schema: str) -> None:
     """Point this transaction's unqualified names at the shop's schema (queued, in a
     pipeline: it costs no round trip of its own)."""
     await pg.execute(SET_SCHEMA, (search_path(schema),))
+
+
+class SchemaSQL:
+    """A statement whose tenant tables are written `{schema}.table`, rendered once per
+    shop. Run with `prepare=False`: with one text per shop, psycopg's cache of prepared
+    statements (100 per connection) would churn as soon as there are many shops."""
+
+    def __init__(self, template: LiteralString, capacity: int = 4096) -> None:
+        self._template = sql.SQL(template)
+        self._capacity = capacity
+        self._texts: dict[str, bytes] = {}
+
+    def text(self, schema: str) -> bytes:
+        found = self._texts.get(schema)
+        if found is None:
+            if len(self._texts) >= self._capacity:
+                self._texts.clear()
+            found = self._template.format(schema=sql.Identifier(schema)).as_bytes(None)
+            self._texts[schema] = found
+        return found

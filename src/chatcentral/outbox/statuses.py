@@ -1,7 +1,7 @@
 """Status webhooks (sent → delivered → read, or failed) applied to outbound messages.
 
 They are about three times the inbound volume, so a whole batch is one statement on the
-driver connection, pipelined with its COMMIT: record each (wamid, status) once, then move
+driver connection, in autocommit (one round trip): record each (wamid, status) once, then move
 each message forward to the highest new status. A status never moves backwards: a late
 `delivered` after `read` changes nothing.
 """
@@ -17,7 +17,7 @@ from sqlalchemy import Case, ColumnElement, case
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import InstrumentedAttribute
 
-from chatcentral.db.driver import COMMIT, driver_of, enter_schema
+from chatcentral.db.driver import SchemaSQL, driver_of
 from chatcentral.metrics import STATUS_UPDATES
 from chatcentral.notifications import delivery
 from chatcentral.whatsapp.payloads import StatusUpdate
@@ -37,11 +37,11 @@ def rank_of(status: ColumnElement[Any] | InstrumentedAttribute[str]) -> Case[Any
 _RANKS = sorted(RANK, key=RANK.__getitem__)
 
 # A batch of one shop's statuses in one statement: record each (wamid, status) once, then
-# move each message forward to the highest new status, never backwards. Tenant tables
-# unqualified: the transaction's search_path names the shop's schema (`db/driver.py`).
-APPLY = """
+# move each message forward to the highest new status, never backwards. Run alone in
+# autocommit: one round trip, no BEGIN or COMMIT (`db/driver.py`).
+APPLY = SchemaSQL("""
 WITH new AS (
-    INSERT INTO message_statuses (wamid, status, error_code, occurred_at)
+    INSERT INTO {schema}.message_statuses (wamid, status, error_code, occurred_at)
     SELECT * FROM unnest(%(wamids)s::text[], %(statuses)s::text[], %(codes)s::integer[],
                          %(occurred)s::timestamptz[])
     ON CONFLICT (wamid, status) DO NOTHING
@@ -52,7 +52,7 @@ WITH new AS (
     WHERE rank IS NOT NULL
     ORDER BY wamid, rank DESC
 ), moved AS (
-    UPDATE messages m
+    UPDATE {schema}.messages m
     SET status = best.status, error_code = coalesce(best.error_code, m.error_code),
         status_updated_at = now()
     FROM best
@@ -62,7 +62,7 @@ WITH new AS (
 )
 SELECT (SELECT count(*) FROM new), best.wamid, best.status, best.error_code
 FROM (SELECT 1) AS one LEFT JOIN best ON true
-"""
+""")
 
 
 async def apply_statuses(
@@ -84,22 +84,20 @@ async def apply_statuses(
         "occurred": [datetime.fromtimestamp(status.timestamp, tz=UTC) for status in statuses],
         "ranks": _RANKS,
     }
-    # Without a failure to follow up, the COMMIT rides in the same round trip.
     follow_up = tenant_id is not None and any(s.status == "failed" for s in statuses)
     async with tenant_engine.connect() as conn:
-        transaction = await conn.begin()
+        if follow_up:  # a failure may need its follow-up in the same transaction
+            transaction = await conn.begin()
+        else:  # the statement is the whole transaction
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
         pg = await driver_of(conn)
-        async with pg.pipeline():
-            await enter_schema(pg, schema)
-            cursor = await pg.execute(APPLY, params)
-            if not follow_up:
-                await pg.execute(COMMIT)
-        rows = await cursor.fetchall()
+        rows = await (await pg.execute(APPLY.text(schema), params, prepare=False)).fetchall()
         best = [(wamid, status, code) for _, wamid, status, code in rows if wamid is not None]
-        failed = [(wamid, code) for wamid, status, code in best if status == "failed"]
-        if failed and tenant_id is not None:
-            await delivery.after_failed_statuses(conn, tenant_id, failed)
-        await transaction.commit()
+        if follow_up:
+            failed = [(wamid, code) for wamid, status, code in best if status == "failed"]
+            if failed and tenant_id is not None:
+                await delivery.after_failed_statuses(conn, tenant_id, failed)
+            await transaction.commit()
     for wamid, status, code in best:
         STATUS_UPDATES.labels(status=status).inc()
         if status == "failed":
