@@ -75,9 +75,11 @@ PAIR_BACKOFF_CAP_S = 600.0
 LEASE_S = 60.0
 # Tries at recording a result in full before recording the outbox row alone.
 FULL_RECORD_ATTEMPTS = 3
-# A number may hold at most this much of its pace in flight (claimed, waiting for its turn
-# or sending), and at most half the dispatcher's sends: one busy shop never starves others.
-PACE_AHEAD_S = 0.5
+# A number may hold at most one second of its pace in flight (claimed, waiting for its turn
+# or sending, its mark-read included), and at most half the dispatcher's sends: one busy
+# shop never starves others. Less than a second would keep a number under its tier with
+# Meta's 0.15-0.4 s per call plus the mark-read that follows a reply.
+PACE_AHEAD_S = 1.0
 # The mark-read after a reply: best effort, quick (whatsapp-cloud-api.md §7). At most
 # 4 x 5 s + 3.5 s of pauses: with the send's deadline (half the lease) it ends in the lease.
 MARK_READ_TIMEOUT_S = 5.0
