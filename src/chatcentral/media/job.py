@@ -160,6 +160,7 @@ class MediaJob:
         self._interval = settings.chatcentral_media_interval_s
         self._woken: set[str] = set()
         self._wakeup = asyncio.Event()
+        self.passes = 0  # passes finished (for tests and a stuck-job check)
 
     # --- scheduling ----------------------------------------------------------------------
 
@@ -202,6 +203,7 @@ class MediaJob:
                 log.exception("media job: pass failed; next in %.0f s", self._interval)
             if sweep:
                 next_sweep = now + self._interval
+            self.passes += 1
             wake_at = min([next_sweep, *retry_at.values()])
             await _sleep_until(self._wakeup, stop, max(wake_at - self._clock(), 0.0))
 
