@@ -135,7 +135,7 @@ class Outcome:
 @dataclass(frozen=True)
 class ShopPass:
     outcomes: list[Outcome]
-    retry_in: float | None  # seconds until the shop's next try is due; None: none pending
+    retry_in: float | None  # seconds until this shop's next retry; None: none of ours
 
 
 class MediaJob:
@@ -217,9 +217,14 @@ class MediaJob:
             outcomes += await asyncio.gather(*(self._one(shop, row) for row in claimed))
             if len(claimed) < self._batch:
                 break
+        if not any(outcome.state == _PENDING for outcome in outcomes):
+            # Nothing of ours to retry: the sweeps find anything else (another process's
+            # lease running out), at the cost of one query per shop, not two.
+            return ShopPass(outcomes, None)
         async with self._connect(shop) as conn:
             seconds = (await conn.execute(_NEXT_DUE)).scalar()
-        return ShopPass(outcomes, None if seconds is None else max(float(seconds), 0.0))
+        # At least a second: never a busy loop on a row someone else holds right now.
+        return ShopPass(outcomes, None if seconds is None else max(float(seconds), 1.0))
 
     async def _claim(self, shop: Shop) -> list[Claimed]:
         async with self._connect(shop) as conn, conn.begin():
