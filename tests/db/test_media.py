@@ -29,7 +29,7 @@ from chatcentral.media.staff_links import media_link
 from chatcentral.media.store import LocalStore, S3Store, Store, make_store, s3_client
 from chatcentral.simulator.fake_cloud import FakeCloud
 from chatcentral.tenancy.directory import load_shops
-from chatcentral.whatsapp.graph import GraphClient
+from chatcentral.whatsapp.graph import GraphClient, SendFailure, Verdict
 from tests.conftest import ProvisionedShop
 from tests.support.conversation import Customer
 
@@ -369,3 +369,71 @@ async def test_the_worker_fetches_media_as_soon_as_the_webhook_commits(
             await asyncio.sleep(0.1)
     assert rows[0]["media_state"] == "stored"
     assert await running.media_store.get(rows[0]["media_key"]) == PHOTO
+
+
+async def test_two_workers_share_the_work_and_a_dead_workers_try_is_taken_up_after_its_lease(
+    app_client: tuple[httpx.AsyncClient, Any],
+    shops: dict[str, ProvisionedShop],
+    sync_engine: Engine,
+    async_engine: AsyncEngine,
+    s3_settings: Settings,
+    fake: FakeCloud,
+    graph: GraphClient,
+) -> None:
+    client, _ = app_client
+    ana = Sender(client, sync_engine, "1110001")
+    for number in range(6):
+        content = PHOTO + bytes([number])
+        fake.put_media(f"900{number}", content, "image/jpeg")
+        await ana.sends("image", f"900{number}", content, "image/jpeg")
+    store = make_store(s3_settings)
+    one_at_a_time = s3_settings.model_copy(update={"chatcentral_media_concurrency": 1})
+    first, second = (MediaJob(async_engine, graph, store, one_at_a_time) for _ in range(2))
+    [shop] = await load_shops(async_engine, "tienda")
+
+    passes = await asyncio.gather(first.run_shop(shop), second.run_shop(shop))
+    assert sum(len(p.outcomes) for p in passes) == 6  # each media once, none twice
+    assert fake.media_downloads == 6
+    assert {r["media_state"] for r in media_rows(sync_engine)} == {"stored"}
+
+    # A worker claims a try and dies before recording it: the row waits out the lease,
+    # then another worker takes it (a second try); the dead one's late word is ignored.
+    fake.put_media("9100", PHOTO, "image/jpeg")
+    await ana.sends("image", "9100", PHOTO, "image/jpeg")
+    [claimed] = await first._claim(shop)
+    assert (await second.run_shop(shop)).outcomes == []  # leased: not due
+    make_due(sync_engine)
+    [outcome] = (await second.run_shop(shop)).outcomes
+    assert outcome.state == "stored"
+    late = await first._failed(shop, claimed, SendFailure(Verdict.PERMANENT, "late"))
+    assert late.state == "failed"  # what the dead worker thinks…
+    row = media_rows(sync_engine)[-1]
+    assert (row["media_state"], row["media_attempts"], row["media_error"]) == ("stored", 2, None)
+    with sync_engine.connect() as conn:  # …changed nothing and alerted nobody
+        assert (
+            conn.execute(
+                text("SELECT count(*) FROM central.audit_log WHERE action = 'media.failed'")
+            ).scalar()
+            == 0
+        )
+
+
+async def test_a_rejected_token_is_retried_not_given_up(
+    app_client: tuple[httpx.AsyncClient, Any],
+    shops: dict[str, ProvisionedShop],
+    sync_engine: Engine,
+    async_engine: AsyncEngine,
+    s3_settings: Settings,
+    fake: FakeCloud,
+    graph: GraphClient,
+) -> None:
+    """An operator renews a token within hours; the media id lives 7 days."""
+    client, _ = app_client
+    fake.put_media("9200", PHOTO, "image/jpeg")
+    await Sender(client, sync_engine, "1110001").sends("image", "9200", PHOTO, "image/jpeg")
+    fake.fail_media_lookups(1, status=401, code=190)
+    job = MediaJob(async_engine, graph, make_store(s3_settings), s3_settings)
+    [shop] = await load_shops(async_engine, "tienda")
+    assert [o.state for o in (await job.run_shop(shop)).outcomes] == ["pending"]
+    make_due(sync_engine)
+    assert [o.state for o in (await job.run_shop(shop)).outcomes] == ["stored"]
