@@ -437,3 +437,71 @@ async def test_a_rejected_token_is_retried_not_given_up(
     assert [o.state for o in (await job.run_shop(shop)).outcomes] == ["pending"]
     make_due(sync_engine)
     assert [o.state for o in (await job.run_shop(shop)).outcomes] == ["stored"]
+
+
+async def test_an_operator_sees_a_shops_media_and_gets_a_link_from_the_cli(
+    app_client: tuple[httpx.AsyncClient, Any],
+    shops: dict[str, ProvisionedShop],
+    sync_engine: Engine,
+    async_engine: AsyncEngine,
+    s3_settings: Settings,
+    fake: FakeCloud,
+    graph: GraphClient,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from chatcentral.cli import main
+    from chatcentral.config import get_settings
+
+    async def cli(argv: list[str]) -> int:  # the command runs its own event loop
+        return await asyncio.to_thread(main, argv)
+
+    client, _ = app_client
+    ana = Sender(client, sync_engine, "1110001")
+    fake.put_media("9300", PHOTO, "image/jpeg")
+    await ana.sends("image", "9300", PHOTO, "image/jpeg")
+    fake.put_media("9301", b"GIF89a", "image/gif")
+    await ana.sends("image", "9301", b"GIF89a", "image/gif")  # refused
+    await ana.sends("audio", "9302", b"ogg", "audio/ogg")  # never fetched: pending
+    job = MediaJob(async_engine, graph, make_store(s3_settings), s3_settings)
+    [shop] = await load_shops(async_engine, "tienda")
+    with sync_engine.begin() as conn:  # the voice note waits for a later try
+        conn.execute(
+            text(
+                "UPDATE tenant_tienda.messages SET media_next_at = now() + interval '1 hour' "
+                "WHERE type = 'audio'"
+            )
+        )
+    await job.run_shop(shop)
+    stored, refused, waiting = media_rows(sync_engine)
+
+    environment = {
+        "DATABASE_URL": s3_settings.database_url or "",
+        "CHATCENTRAL_S3_BUCKET": s3_settings.chatcentral_s3_bucket or "",
+        "AWS_ENDPOINT_URL": s3_settings.aws_endpoint_url or "",
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        assert await cli(["media", "status", "tienda"]) == 0
+        out = capsys.readouterr().out.splitlines()
+        assert out[0] == f"tienda: 1 stored ({len(PHOTO)} bytes), 1 pending, 1 failed"
+        assert out[1].startswith(f"failed\tmessage {refused['id']}\timage\t1 tries\t")
+        assert out[1].endswith("refused: MIME type image/gif is not allowed for image")
+
+        assert await cli(["media", "link", "tienda", str(stored["id"]), "--ttl", "120"]) == 0
+        url = capsys.readouterr().out.strip()
+        assert "X-Amz-Expires=120" in url
+        async with httpx.AsyncClient() as http:
+            assert (await http.get(url)).content == PHOTO
+
+        assert await cli(["media", "link", "tienda", str(waiting["id"])]) == 1
+        assert "pending, nothing stored to link to" in capsys.readouterr().err
+        assert await cli(["media", "link", "tienda", "999999"]) == 1
+        assert await cli(["media", "status", "nadie"]) == 1
+    finally:
+        get_settings.cache_clear()
