@@ -57,7 +57,11 @@ def upgrade() -> None:
     # Every inbound media message starts 'pending', whichever code inserts it, and the
     # media job hears of it at commit (one NOTIFY per shop and transaction: identical
     # notifications of one transaction are folded into one). The WHEN clause keeps the
-    # trigger off every other message.
+    # trigger off every other message, and off rows whose insert already set a state.
+    # Under Citus schema-based sharding a trigger on a distributed schema's table needs
+    # citus.enable_unsafe_triggers, and a NOTIFY raised on a worker node does not reach
+    # the coordinator's listeners (the job's sweep still finds the row). Setting the state
+    # in the inbound INSERT itself, and NOTIFY from the coordinator, would lift both.
     op.execute(
         f"""
         CREATE FUNCTION "{schema}".media_pending() RETURNS trigger

@@ -22,7 +22,7 @@ import contextlib
 import logging
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -345,7 +345,7 @@ class MediaJob:
 
 
 @contextlib.asynccontextmanager
-async def _tenant_connection(engine: AsyncEngine, schema: str) -> Any:
+async def _tenant_connection(engine: AsyncEngine, schema: str) -> AsyncIterator[AsyncConnection]:
     async with engine.connect() as raw:
         yield await TenantBinder.bind(raw, schema)
 
