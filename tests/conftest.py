@@ -85,11 +85,13 @@ async def async_engine(db_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture
-def settings(db_url: str) -> Settings:
-    """Settings that ignore any developer .env, pointed at this test's database."""
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    """Settings that ignore any developer .env, pointed at this test's database and a data
+    dir of its own (media kept by a running worker land there, not in the checkout)."""
     return load_settings(
         _env_file=None,
         database_url=db_url,
+        chatcentral_data_dir=tmp_path / "data",
         whatsapp_app_secret=APP_SECRET,
         whatsapp_verify_token="test-verify-token",
         whatsapp_access_token="test-access-token",

@@ -1,4 +1,4 @@
-"""The Starlette application: the webhook, health, readiness and metrics.
+"""The Starlette application: the webhook, health, readiness, metrics and stored media.
 
 `create_app` builds the routes; at start-up it takes what `bootstrap.services` wires (the
 engine, the tenant directory, the webhook processor, the supervised outbox dispatcher and
@@ -31,6 +31,7 @@ from starlette.routing import Route
 from chatcentral.bootstrap import services
 from chatcentral.config import Settings, get_settings
 from chatcentral.inbound.service import Clock, utc_now
+from chatcentral.media.serve import serve_media
 from chatcentral.outbox.supervisor import Supervisor
 from chatcentral.webhook.routes import receive, verify_handshake
 
@@ -131,6 +132,7 @@ def create_app(
             app.state.dispatcher = running.dispatcher
             app.state.supervisor = running.supervisor
             app.state.listener = running.listener
+            app.state.media_store = running.media_store
             yield
 
     routes = [
@@ -139,6 +141,8 @@ def create_app(
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
+        # Media of the local store, behind signed expiring links (media/links.py).
+        Route("/media/{token}", serve_media, methods=["GET"]),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.settings = settings

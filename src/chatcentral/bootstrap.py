@@ -1,7 +1,7 @@
 """Wiring, done once: the engine, the tenant directory, the webhook processor, the Graph
-API client, the outbox dispatcher under its supervisor, and the LISTEN connection that
-wakes the dispatcher and drops cached shops. `chatcentral run` (through `app.py`) and
-`chatcentral worker` both start here.
+API client, the outbox dispatcher under its supervisor, the media store and job, and the
+LISTEN connection that wakes the dispatcher and the media job and drops cached shops.
+`chatcentral run` (through `app.py`) and `chatcentral worker` both start here.
 """
 
 from __future__ import annotations
@@ -17,9 +17,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chatcentral.config import Settings
 from chatcentral.db.engine import make_engine
-from chatcentral.db.listener import OUTBOX_CHANNEL, TENANTS_CHANNEL, Listener
+from chatcentral.db.listener import (
+    MEDIA_CHANNEL,
+    OUTBOX_CHANNEL,
+    TENANTS_CHANNEL,
+    Callback,
+    Listener,
+)
 from chatcentral.handoffs import timeouts
 from chatcentral.inbound.service import Clock, ConversationService, utc_now
+from chatcentral.media.job import MediaJob
+from chatcentral.media.store import Store, make_store
 from chatcentral.outbox.dispatcher import Dispatcher
 from chatcentral.outbox.supervisor import Supervisor
 from chatcentral.reminders.job import ReminderJob
@@ -46,6 +54,8 @@ class Services:
     dispatcher: Dispatcher
     supervisor: Supervisor | None  # None when this process does not send
     listener: Listener
+    media_store: Store  # S3 or the data dir: where inbound media are kept
+    media_job: MediaJob | None  # None when this process does not fetch media
 
 
 @contextlib.asynccontextmanager
@@ -74,10 +84,20 @@ async def services(
         connections=2 * sends,  # each reply and, right after it, its mark-read
     )
     outbox = Dispatcher(engine, graph, settings, batch_size=sends)
-    listener = Listener(
-        engine.url.render_as_string(hide_password=False),
-        {TENANTS_CHANNEL: directory.invalidate, OUTBOX_CHANNEL: outbox.wake},
+    media_store = make_store(settings)
+    # Inbound media are fetched where the dispatcher runs (0 turns it off there).
+    media_job = (
+        MediaJob(engine, graph, media_store, settings)
+        if dispatcher and settings.chatcentral_media_interval_s > 0
+        else None
     )
+    channels: dict[str, Callback] = {
+        TENANTS_CHANNEL: directory.invalidate,
+        OUTBOX_CHANNEL: outbox.wake,
+    }
+    if media_job is not None:
+        channels[MEDIA_CHANNEL] = media_job.wake
+    listener = Listener(engine.url.render_as_string(hide_password=False), channels)
     running = Services(
         settings=settings,
         engine=engine,
@@ -86,6 +106,8 @@ async def services(
         dispatcher=outbox,
         supervisor=Supervisor(outbox) if dispatcher else None,
         listener=listener,
+        media_store=media_store,
+        media_job=media_job,
     )
     listener.start()
     stop = asyncio.Event()
@@ -106,10 +128,14 @@ async def services(
             timeouts.run(engine, stop, clock, settings.chatcentral_handoff_check_s),
             name="handoff-timeouts",
         )
+    media = media_job.start(stop) if media_job is not None else None
     try:
         yield running
     finally:
         stop.set()
+        if media is not None:
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(media, timeout=STOP_TIMEOUT_S)
         if task is not None:
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(task, timeout=STOP_TIMEOUT_S)

@@ -11,10 +11,10 @@ import logging
 import os
 import socket
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from sqlalchemy import Engine
 
@@ -23,6 +23,13 @@ from chatcentral.conversation.flow import flow_files
 from chatcentral.db.server import DatabaseTarget, resolve_database
 from chatcentral.logs import logging_config, setup_logging
 from chatcentral.retention.command import add_purge_command
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from chatcentral.conversation.shop import Shop
+    from chatcentral.media.report import MediaSummary
+    from chatcentral.media.staff_links import MediaLink
 
 log = logging.getLogger("chatcentral")
 
@@ -160,6 +167,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_hours_commands(tenant_commands)
     _add_reminders_command(commands)
     add_purge_command(commands)
+    _add_media_commands(commands)
     return parser
 
 
@@ -713,6 +721,91 @@ def _templates_call(call: Callable[..., list[T]], slug: str) -> list[T]:
             raise CliError(str(exc)) from None
         except TemplateApiError as exc:
             raise CliError(f"Graph API: {exc}") from None
+
+
+# --- inbound media kept (`media status`, `media link`) -------------------------------------
+
+
+def _add_media_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
+    media = commands.add_parser("media", help="inbound media kept in S3 or the data dir")
+    media_commands = media.add_subparsers(title="media commands", parser_class=_Parser)
+    status = media_commands.add_parser(
+        "status", help="a shop's media: how many pending, stored, failed; the failures"
+    )
+    status.add_argument("slug")
+    status.set_defaults(handler=_cmd_media_status)
+    link = media_commands.add_parser(
+        "link", help="a short-lived link to the media of one message (S3 presigned or /media/…)"
+    )
+    link.add_argument("slug")
+    link.add_argument("message_id", type=int)
+    link.add_argument("--ttl", type=int, help="seconds (default CHATCENTRAL_MEDIA_LINK_TTL_S)")
+    link.set_defaults(handler=_cmd_media_link)
+
+
+def _media_call(slug: str, call: Callable[[AsyncEngine, Shop, Settings], Awaitable[T]]) -> T:
+    """Run `call(engine, shop, settings)` for the shop `slug` on a fresh async engine."""
+    import asyncio
+
+    from chatcentral.db.engine import make_engine
+    from chatcentral.tenancy.directory import load_shops
+
+    settings = get_settings()
+    with _admin_engine(settings) as engine:
+        url = engine.url.render_as_string(hide_password=False)
+
+    async def run() -> T:
+        async_engine = make_engine(url, settings)
+        try:
+            shops = await load_shops(async_engine, slug)
+            if not shops:
+                raise CliError(f"no tenant with slug {slug!r}")
+            return await call(async_engine, shops[0], settings)
+        finally:
+            await async_engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _cmd_media_status(args: argparse.Namespace) -> int:
+    from chatcentral.media.report import summary
+
+    async def call(engine: AsyncEngine, shop: Shop, settings: Settings) -> MediaSummary:
+        return await summary(engine, shop)
+
+    found = _media_call(args.slug, call)
+    counts = found.counts
+    print(
+        f"{args.slug}: {counts['stored']} stored ({found.stored_bytes} bytes), "
+        f"{counts['pending']} pending, {counts['failed']} failed"
+    )
+    for failed in found.failed:
+        print(
+            f"failed\tmessage {failed.message_id}\t{failed.type}\t"
+            f"{failed.attempts} tries\t{failed.created_at:%Y-%m-%d %H:%M}\t{failed.error or ''}"
+        )
+    return 0
+
+
+def _cmd_media_link(args: argparse.Namespace) -> int:
+    from chatcentral.db.engine import TenantBinder
+    from chatcentral.media.staff_links import media_link
+    from chatcentral.media.store import make_store
+
+    async def call(engine: AsyncEngine, shop: Shop, settings: Settings) -> MediaLink | None:
+        ttl = args.ttl or settings.chatcentral_media_link_ttl_s
+        async with engine.connect() as raw:
+            conn = await TenantBinder.bind(raw, shop.schema)
+            return await media_link(conn, make_store(settings), args.message_id, expires_s=ttl)
+
+    found = _media_call(args.slug, call)
+    if found is None:
+        raise CliError(f"no message {args.message_id} in tenant {args.slug}")
+    if found.url is None:
+        state = found.state or "no media"
+        raise CliError(f"message {args.message_id}: {state}, nothing stored to link to")
+    print(found.url)
+    return 0
 
 
 if __name__ == "__main__":

@@ -51,6 +51,24 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("aws_region", "aws_default_region")
     )
     aws_endpoint_url: str | None = None
+    # Read here too so keys in .env reach boto3 (which only reads the real environment).
+    aws_access_key_id: SecretStr | None = None
+    aws_secret_access_key: SecretStr | None = None
+    # Inbound media (media/): seconds between the media job's sweeps over every shop (it
+    # also wakes at once on new media); 0 turns the job off in this process.
+    chatcentral_media_interval_s: float = Field(default=30.0, ge=0.0, le=3600.0)
+    # Tries before a download is marked failed for good (backoff 30 s doubling to 1 h).
+    chatcentral_media_max_attempts: int = Field(default=8, ge=1, le=50)
+    # Downloads one process runs at the same time.
+    chatcentral_media_concurrency: int = Field(default=4, ge=1, le=64)
+    # Lifetime of a link to stored media handed to staff (seconds).
+    chatcentral_media_link_ttl_s: int = Field(default=900, ge=10, le=7 * 24 * 3600)
+    # Signs links to media in the local store (served at /media/…); unset derives a key
+    # from WHATSAPP_APP_SECRET.
+    chatcentral_media_link_secret: SecretStr | None = None
+    # The address this installation is reached at (https://bot.example.com): the start of
+    # links the app serves itself. Unset, such links are relative (/media/…).
+    chatcentral_public_url: str | None = None
 
     # Connection pool: small pools and a capped lifetime (DESIGN.md, Scale): every connection
     # caches the catalog of each tenant schema it touches and never frees it.
@@ -99,6 +117,15 @@ class Settings(BaseSettings):
     @field_validator("whatsapp_api_base_url")
     @classmethod
     def _check_base_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("chatcentral_public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        if value is None or value.strip() == "":
+            return None
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/")

@@ -87,3 +87,15 @@ REMINDER_ERRORS = Counter(
     "chatcentral_reminder_errors_total",
     "Refill reminder passes (or one shop's part of a pass) that failed and were skipped",
 )
+
+# Inbound media kept by the worker (media/job.py).
+MEDIA_DOWNLOADS = Counter(
+    "chatcentral_media_downloads_total",
+    "Tries at fetching and storing inbound media, by outcome (stored, retry, failed)",
+    ["outcome"],
+)
+MEDIA_BYTES = Counter("chatcentral_media_stored_bytes_total", "Bytes of inbound media stored")
+MEDIA_ERRORS = Counter(
+    "chatcentral_media_job_errors_total",
+    "Media job passes (or one shop's part of a pass) that failed and were skipped",
+)

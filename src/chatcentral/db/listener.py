@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 
 OUTBOX_CHANNEL = "chatcentral_outbox"
 TENANTS_CHANNEL = "chatcentral_tenants"
+# Inbound media to fetch; the payload is the shop's schema (tenant migration t0006).
+MEDIA_CHANNEL = "chatcentral_media"
 
 Callback = Callable[[str], None]
 

@@ -12,6 +12,11 @@ as the outbox row's `fallback`, sent if Meta still answers 131047. Every relayed
 is a `messages` row with `handoff_id`, so an admin's WhatsApp reply quoting it
 (`quoted_handoff`) finds the handoff.
 
+Media and the media store (`media/`): the relay sends the customer's photo itself, not a
+link to our stored copy. It runs in the webhook's transaction, before the media job has
+fetched anything, and a photo in the admin's WhatsApp is what they want; a stored copy
+is there afterwards for the panel or the API (`media.staff_links.media_link`).
+
 Staff → customer (`answer`, `close`, `open_handoffs`): called by the admin's unit of
 work (`inbound/staff.py`). The first admin to answer takes the handoff and the others
 are told who did; closing puts the customer back at the bot's main menu.

@@ -268,10 +268,27 @@ class Message(TenantBase):
     handoff_id: Mapped[int | None] = mapped_column(
         ForeignKey("handoffs.id", ondelete="SET NULL", name="fk_messages_handoff")
     )
+    # Inbound media kept by the worker (media/). A trigger marks every inbound image,
+    # video, audio, document or sticker 'pending' as it is inserted (tenant migration
+    # t0006); the media job then moves it to 'stored' or, after its tries, 'failed'.
+    media_state: Mapped[str | None] = mapped_column(Text)
+    media_attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    media_next_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    media_error: Mapped[str | None] = mapped_column(Text)
+    media_key: Mapped[str | None] = mapped_column(Text)  # object key in the media store
+    media_size: Mapped[int | None] = mapped_column(BigInteger)
+    media_mime: Mapped[str | None] = mapped_column(Text)
+    media_sha256: Mapped[str | None] = mapped_column(Text)  # hex
 
     __table_args__ = (
         CheckConstraint("direction IN ('in','out')", name="direction_known"),
+        CheckConstraint("media_state IN ('pending','stored','failed')", name="media_state_known"),
         Index("ix_messages_customer", "customer_id", "id"),
+        Index(
+            "ix_messages_media_due",
+            "media_next_at",
+            postgresql_where=text("media_state = 'pending'"),
+        ),
     )
 
 

@@ -182,8 +182,10 @@ class ChatSession:
     async def send_image(self, media_id: str, caption: str | None = None) -> list[dict[str, Any]]:
         """The customer sends a photo (Meta keeps the media; the webhook carries its id)."""
         # Meta keeps the bytes: a relay to the shop's staff downloads them from the fake.
-        self._fake.put_media(media_id, f"photo {media_id}".encode(), "image/jpeg")
-        digest = base64.b64encode(hashlib.sha256(media_id.encode()).digest()).decode()
+        content = f"photo {media_id}".encode()
+        self._fake.put_media(media_id, content, "image/jpeg")
+        # Meta's hash of the bytes, base64, as the media job checks it.
+        digest = base64.b64encode(hashlib.sha256(content).digest()).decode()
         image: dict[str, Any] = {"mime_type": "image/jpeg", "sha256": digest, "id": media_id}
         if caption:
             image["caption"] = caption

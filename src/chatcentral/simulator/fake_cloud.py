@@ -109,6 +109,11 @@ class FakeCloud:
         # Media customers sent (by inbound id) and media the business uploaded.
         self._inbound_media: dict[str, tuple[bytes, str]] = {}
         self._uploads: list[Upload] = []
+        # Media faults: look-ups (GET /{media_id}) that fail, media URLs that have expired.
+        self._media_failures: deque[tuple[int, int]] = deque()
+        self._expired_downloads = 0
+        self.media_lookups = 0
+        self.media_downloads = 0
 
     # --- Faults --------------------------------------------------------------------------------
 
@@ -176,12 +181,26 @@ class FakeCloud:
         with self._changed:
             return list(self._uploads)
 
+    def fail_media_lookups(self, count: int, *, status: int = 500, code: int = 131000) -> None:
+        """Make the next `count` `GET /{media_id}` calls fail like Meta would."""
+        with self._changed:
+            self._media_failures.extend([(status, code)] * count)
+
+    def expire_media_urls(self, count: int) -> None:
+        """Answer the next `count` downloads 404, as Meta does once a URL (5 min) expired."""
+        with self._changed:
+            self._expired_downloads += count
+
     async def _media_url(self, request: Request) -> Response:
         media_id = request.path_params["media_id"]
         if not request.headers.get("authorization", "").startswith("Bearer "):
             return _graph_error(401, 190, "Invalid OAuth access token")
         with self._changed:
+            self.media_lookups += 1
+            failure = self._media_failures.popleft() if self._media_failures else None
             found = self._inbound_media.get(media_id)
+        if failure is not None:
+            return _graph_error(failure[0], failure[1], f"(#{failure[1]}) simulated")
         if found is None:
             return _graph_error(
                 400, 100, f"Unsupported get request. Object with ID '{media_id}' does not exist"
@@ -203,8 +222,11 @@ class FakeCloud:
         if not request.headers.get("authorization", "").startswith("Bearer "):
             return Response(status_code=401)
         with self._changed:
+            self.media_downloads += 1
+            expired = self._expired_downloads > 0
+            self._expired_downloads -= 1 if expired else 0
             found = self._inbound_media.get(request.path_params["media_id"])
-        if found is None:
+        if found is None or expired:
             return Response(status_code=404)
         content, mime_type = found
         return Response(content, media_type=mime_type)
