@@ -36,8 +36,9 @@ format:
 run: .env ## serve on 127.0.0.1:8000 with the demo shops
 	$(BIN)/chatcentral run --host 127.0.0.1 --port 8000 --demo
 
-bench: ## the message path end to end, loopback and Meta-like latency, against its ceilings: one table, also in docs/BENCHMARKS.md (BENCH_ARGS=--quick for a smaller load)
+bench: ## the message path end to end (loopback and Meta-like latency, against its ceilings), then the dispatcher alone at Meta-like latency: tables also in docs/BENCHMARKS.md (BENCH_ARGS=--quick for a smaller load)
 	$(BIN)/python scripts/bench_messages.py $(BENCH_ARGS)
+	$(BIN)/python scripts/bench_dispatcher.py $(BENCH_ARGS)
 
 drill: ## fault drills against chatcentral run: duplicates, Graph API faults, kill -9, PostgreSQL restart, fuzz
 	$(BIN)/python scripts/drill.py $(DRILL_ARGS)

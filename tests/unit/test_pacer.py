@@ -70,3 +70,20 @@ def test_a_shops_tier_comes_from_its_settings_within_metas_bounds() -> None:
     assert row(5000).mps == MAX_MPS
     assert row(0).mps == DEFAULT_MPS  # 0 is no setting
     assert row(0.2).mps == 1.0
+
+
+def test_sends_woken_late_together_are_held_to_the_tier() -> None:
+    clock = FakeClock()
+    pacer = Pacer(clock)
+    booked = schedule(pacer, clock, "111", 80, 240)  # three seconds of slots
+    # The event loop was busy: every sleeper of the first 1.5 s wakes at once, at 1.5 s.
+    clock.now += 1.5
+    starts: list[float] = []
+    for slot in booked:
+        clock.now = max(clock.now, slot)
+        while (wait := pacer.admit("111", 80)) > 0:
+            clock.now += wait
+        starts.append(clock.now)
+    assert busiest_second(starts) == 80
+    # Without the window the late wakers would have gone together: 120 in one instant.
+    assert busiest_second([max(slot, 1001.5) for slot in booked]) > 80

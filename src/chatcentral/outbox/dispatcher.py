@@ -260,6 +260,9 @@ class Dispatcher:
                 await self._release(row, wait)
                 return
             await asyncio.sleep(wait)
+        # Woken late together with others (a busy loop): no burst above the tier.
+        while (late := self._pacer.admit(row.phone_number_id, row.mps)) > 0:  # noqa: ASYNC110
+            await asyncio.sleep(late)
         result = await self._send(row)
         if result.failure is None and row.mark_read_wamid is not None:
             # Right after its reply, before the reply is recorded: a crash in between sends

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
+from collections import deque
 from collections.abc import Callable
 
 # While the database is away: retry soon (a restart takes seconds), never hammer it.
@@ -46,12 +48,17 @@ async def pause(seconds: float, *events: asyncio.Event) -> None:
 
 
 class Pacer:
-    """Send slots per business number: starts at least 1/mps apart, so no one-second
-    window ever holds more than `mps` of them (Meta answers 130429 above the tier)."""
+    """Send slots per business number: booked at least 1/mps apart, so no one-second
+    window ever holds more than `mps` of them (Meta answers 130429 above the tier).
+
+    Booked slots are kept by sleeping until them, and a busy event loop wakes sleepers
+    late and together: `admit`, asked right before each call goes out, holds back any
+    call that would make more than `mps` starts in the last second."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._next: dict[str, float] = {}
+        self._started: dict[str, deque[float]] = {}
 
     def book(self, number: str, mps: float) -> float:
         """Book the next send on `number`; return the seconds to wait before it starts."""
@@ -61,4 +68,17 @@ class Pacer:
         self._next[number] = start + (1.0 + 1e-9) / mps
         if len(self._next) > 10_000:  # numbers idle for a while have nothing booked
             self._next = {n: t for n, t in self._next.items() if t > now}
+            self._started = {n: self._started[n] for n in self._next if n in self._started}
         return start - now
+
+    def admit(self, number: str, mps: float) -> float:
+        """0 if a call on `number` may start now (it is counted as started), else the
+        seconds until the oldest start of the last second leaves the window."""
+        now = self._clock()
+        started = self._started.setdefault(number, deque())
+        while started and started[0] <= now - 1.0:
+            started.popleft()
+        if len(started) < math.floor(mps):
+            started.append(now)
+            return 0.0
+        return started[0] + 1.0 - now + 1e-6
