@@ -138,3 +138,18 @@ async def test_a_status_webhook_costs_one_round_trip(
     # One statement in autocommit: no BEGIN, no COMMIT.
     assert trace.round_trips() == 1, sent
     assert "message_statuses" in sent and "BEGIN" not in sent
+
+
+async def test_looking_up_a_shop_keeps_the_connections_prepared_statements(
+    app_client: Client,
+    shops: dict[str, ProvisionedShop],
+    async_engine: AsyncEngine,
+    tmp_path: Path,
+) -> None:
+    client, _ = app_client
+    # The first message for this number: the shop is looked up in central.tenants.
+    with traced(async_engine, tmp_path) as trace:
+        await post(client, cloud.message_from("2220002", "525512345678", "hola", id="w.1"))
+    sent = trace.sent()
+    assert "central.tenants" in sent
+    assert "ROLLBACK" not in sent and "DEALLOCATE" not in sent

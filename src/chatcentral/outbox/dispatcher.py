@@ -534,7 +534,7 @@ class Dispatcher:
             log.warning("outbox purge failed; next try in an hour", exc_info=True)
 
     async def _seconds_until_due(self, idle_wait: float) -> float:
-        async with self._engine.connect() as conn:
+        async with self._engine.begin() as conn:  # COMMIT keeps prepared statements
             seconds = (await conn.execute(sql.NEXT_DUE)).scalar()
         if seconds is None:
             return idle_wait

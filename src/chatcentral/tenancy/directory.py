@@ -70,7 +70,9 @@ class TenantDirectory:
 
     async def _load(self, condition: Any) -> Shop | None:
         query = select(*_COLUMNS).where(condition)
-        async with self._engine.connect() as conn:
+        # Ended by COMMIT, not ROLLBACK: a rollback makes psycopg drop every statement it
+        # prepared on the connection (DEALLOCATE ALL), the message path's included.
+        async with self._engine.begin() as conn:
             row = (await conn.execute(query)).first()
         return None if row is None else shop_of(row)
 
