@@ -113,6 +113,8 @@ class Settings(_Strict):
     payment_methods: tuple[Literal["cash", "transfer", "card"], ...] = ("cash",)
     bank_details: str = ""
     session_timeout_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    # Messages a customer may send in a minute before they are asked to slow down.
+    rate_limit_per_minute: int = Field(default=20, ge=1, le=600)
     jug_deposit: Decimal | None = None
     # Products whose name contains this word are refills: they need an empty jug back.
     refill_marker: str | None = None

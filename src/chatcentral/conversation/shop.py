@@ -29,6 +29,8 @@ class Shop:
     settings: dict[str, Any]
     admin_phones: tuple[str, ...]  # canonical E.164, e.g. "+525587654321"
     access_token_encrypted: bytes | None
+    plan: str = "premium"
+    message_quota: int | None = None  # the plan's monthly messages; None: no limit
 
     @functools.cached_property
     def admin_ids(self) -> frozenset[str]:

@@ -12,17 +12,21 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import psycopg
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from chatcentral.conversation import limits
 from chatcentral.conversation.context import Context, as_context
 from chatcentral.conversation.decision import Decision, decide
 from chatcentral.conversation.effects import Outcome as EffectOutcome
 from chatcentral.conversation.events import Event, event_from
 from chatcentral.conversation.facts import Facts
+from chatcentral.conversation.limits import Verdict, Window
 from chatcentral.conversation.model import EXPIRED, NEW
 from chatcentral.conversation.shop import Shop
 from chatcentral.db.driver import COMMIT, driver_of
@@ -30,6 +34,8 @@ from chatcentral.inbound import effects, sessions
 from chatcentral.inbound.facts_loader import FactsLoader
 from chatcentral.inbound.identity import Identity
 from chatcentral.inbound.staff import StaffService
+from chatcentral.notifications.notify import KIND as NOTIFICATION
+from chatcentral.notifications.notify import admin_recipients
 from chatcentral.outbox import enqueue
 from chatcentral.whatsapp import outbound
 from chatcentral.whatsapp.payloads import InboundMessage
@@ -41,6 +47,7 @@ class Outcome(enum.Enum):
     HANDLED = "handled"
     DUPLICATE = "duplicate"
     STALE = "stale"  # older than what the session already handled: recorded, state kept
+    LIMITED = "limited"  # past the customer's rate or the plan's quota: a notice or nothing
 
 
 Clock = Callable[[], datetime]
@@ -69,6 +76,8 @@ class ConversationService:
     ) -> Outcome:
         """Handle one message in its own transaction; idempotent on the wamid."""
         sent_at = datetime.fromtimestamp(message.timestamp, tz=UTC)
+        now = self._clock()
+        month = _month_of(shop, now)
         async with tenant_engine.connect() as conn:
             transaction = await conn.begin()
             pg = await driver_of(conn)
@@ -82,8 +91,10 @@ class ConversationService:
                 type_=message.type,
                 body=raw,
                 sent_at=sent_at,
+                tenant_id=shop.id,
+                month=month,
             )
-            customer_id, message_id, session = opened
+            customer_id, message_id, session, used = opened
             if customer_id is None:  # first contact: the customer row is made first
                 customer_id = await sessions.touch_customer(
                     conn, identity.wa_id, identity.bsuid, identity.name
@@ -112,7 +123,15 @@ class ConversationService:
                 await sessions.mark_stale(conn, message_id)
                 await transaction.commit()
                 return Outcome.STALE
-            now = self._clock()
+            # Counted by when the customer sent them (WhatsApp's timestamps): a backlog
+            # delivered at once after an outage is not a flood.
+            rate = limits.per_minute(shop)
+            window, verdict = limits.count_message(session.window, sent_at, rate)
+            if verdict is not Verdict.ANSWER or limits.over_quota(shop, used):
+                held = _Held(session.id, sent_at, window, month)
+                await self._hold_back(conn, pg, shop, customer_id, identity, message, verdict, held)
+                await transaction.commit()
+                return Outcome.LIMITED
             state, context = _current(session, now)
             turn = _Turn(self._loader, pg, shop, customer_id, now)
             decision = await turn.decide(state, context, event_from(message))
@@ -132,10 +151,40 @@ class ConversationService:
                     decision.context,
                     sent_at,
                     timedelta(minutes=decision.session_minutes),
+                    window,
                 )
+                await sessions.count_message(pg, shop.id, month)
                 await pg.execute(COMMIT)
             await transaction.commit()  # the driver committed: this only closes the books
         return Outcome.HANDLED
+
+    async def _hold_back(
+        self,
+        conn: AsyncConnection,
+        pg: psycopg.AsyncConnection[Any],
+        shop: Shop,
+        customer_id: int,
+        identity: Identity,
+        message: InboundMessage,
+        verdict: Verdict,
+        held: _Held,
+    ) -> None:
+        """A message the limits keep from the flow: stored (it already is), counted, and
+        answered with one short notice or not at all."""
+        replies: list[dict[str, Any]] = []
+        if verdict is Verdict.NOTICE:
+            replies.append(limits.notice(shop, "limits.slow_down"))
+        elif verdict is Verdict.ANSWER:  # over the plan's quota
+            replies.append(limits.notice(shop, "limits.unavailable"))
+            if await sessions.notice_once(pg, "message_quota", held.month.isoformat()):
+                await _tell_admins(conn, shop, limits.notice(shop, "limits.staff_quota"))
+                log.warning("shop %s: monthly message quota of its plan reached", shop.slug)
+        async with pg.pipeline():
+            if replies:
+                await self._queue(pg, shop, customer_id, identity, replies, message)
+            await sessions.save_window(pg, held.session_id, held.sent_at, held.window)
+            await sessions.count_message(pg, shop.id, held.month)
+            await pg.execute(COMMIT)
 
     async def _queue(
         self,
@@ -158,6 +207,31 @@ class ConversationService:
             calls,
             mark_read_wamid=message.id if self._mark_read else None,
         )
+
+
+@dataclass(frozen=True)
+class _Held:
+    session_id: int
+    sent_at: datetime
+    window: Window
+    month: date
+
+
+def _month_of(shop: Shop, now: datetime) -> date:
+    """The first day of the shop's current month, in its time zone (plans count by it)."""
+    try:
+        local = now.astimezone(ZoneInfo(shop.timezone))
+    except (ZoneInfoNotFoundError, ValueError):
+        local = now
+    return local.date().replace(day=1)
+
+
+async def _tell_admins(conn: AsyncConnection, shop: Shop, news: dict[str, Any]) -> None:
+    """Queue a short text for each of the shop's admins (undelivered outside their 24-hour
+    window: then counted, and told on their next message)."""
+    for key, phone in admin_recipients(shop).items():
+        payload = outbound.envelope(news, to=phone)
+        await enqueue.queue_message(conn, shop.id, NOTIFICATION, key, news, payload)
 
 
 class _Turn:

@@ -11,7 +11,7 @@ and the caller's connection carrying the shop's `schema_translate_map`.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 
 import psycopg
@@ -34,6 +34,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatcentral.conversation.context import Context
+from chatcentral.conversation.limits import Window
 from chatcentral.db.driver import enter_schema
 from chatcentral.models.tenant import Customer, CustomerSession, Message
 
@@ -44,16 +45,24 @@ class SessionRow(NamedTuple):
     context: dict[str, Any]
     last_message_at: datetime | None
     expires_at: datetime | None
+    window_started_at: datetime | None = None
+    window_count: int = 0
+    window_noticed: bool = False
+
+    @property
+    def window(self) -> Window:
+        return Window(self.window_started_at, self.window_count, self.window_noticed)
 
 
 class Opened(NamedTuple):
     """What `OPEN` found: `customer_id` None for a first contact (nothing written),
     `message_id` None for a redelivery (nothing written), `session` None when the
-    customer has no session row yet."""
+    customer has no session row yet; `used` the shop's messages this month so far."""
 
     customer_id: int | None
     message_id: int | None
     session: SessionRow | None
+    used: int
 
 
 # Record the message for the customer known by BSUID or phone (the BSUID's row first when
@@ -86,20 +95,47 @@ WITH chosen AS (
     FROM recorded WHERE c.id = recorded.customer_id
     RETURNING c.id
 ), session AS (
-    SELECT s.id, s.state, s.context, s.last_message_at, s.expires_at
+    SELECT s.id, s.state, s.context, s.last_message_at, s.expires_at,
+           s.window_started_at, s.window_count, s.window_noticed
     FROM customer_sessions s JOIN recorded r ON s.customer_id = r.customer_id
     FOR UPDATE OF s
 )
 SELECT (SELECT id FROM chosen), (SELECT id FROM recorded),
-       s.id, s.state, s.context, s.last_message_at, s.expires_at
+       coalesce((SELECT inbound_messages FROM central.monthly_usage
+                 WHERE tenant_id = %(tenant_id)s::integer AND month = %(month)s::date), 0),
+       s.id, s.state, s.context, s.last_message_at, s.expires_at,
+       s.window_started_at, s.window_count, s.window_noticed
 FROM (SELECT 1) AS one LEFT JOIN session s ON true
 """
 SAVE = """
 UPDATE customer_sessions
 SET state = %(state)s::text, context = %(context)s, version = version + 1,
     last_message_at = greatest(last_message_at, %(sent_at)s::timestamptz),
-    updated_at = now(), expires_at = now() + %(lifetime)s::interval
+    updated_at = now(), expires_at = now() + %(lifetime)s::interval,
+    window_started_at = %(window_started_at)s::timestamptz,
+    window_count = %(window_count)s::integer, window_noticed = %(window_noticed)s::boolean
 WHERE id = %(session_id)s::bigint
+"""
+# A message the limits answered (or kept silent about): only its window and time move.
+SAVE_WINDOW = """
+UPDATE customer_sessions
+SET last_message_at = greatest(last_message_at, %(sent_at)s::timestamptz), updated_at = now(),
+    window_started_at = %(window_started_at)s::timestamptz,
+    window_count = %(window_count)s::integer, window_noticed = %(window_noticed)s::boolean
+WHERE id = %(session_id)s::bigint
+"""
+# The shop's messages this month (its plan's quota), counted with the COMMIT that holds
+# the row's lock for the shortest while.
+COUNT_MESSAGE = """
+INSERT INTO central.monthly_usage (tenant_id, month, inbound_messages)
+VALUES (%(tenant_id)s::integer, %(month)s::date, 1)
+ON CONFLICT (tenant_id, month)
+DO UPDATE SET inbound_messages = central.monthly_usage.inbound_messages + 1
+"""
+# A notice for the shop once per period: True only for the first to insert it.
+NOTICE_ONCE = """
+INSERT INTO shop_notices (kind, period) VALUES (%(kind)s::text, %(period)s::text)
+ON CONFLICT DO NOTHING RETURNING kind
 """
 
 _customers = Customer.__table__
@@ -172,6 +208,9 @@ _SESSION = select(
     CustomerSession.context,
     CustomerSession.last_message_at,
     CustomerSession.expires_at,
+    CustomerSession.window_started_at,
+    CustomerSession.window_count,
+    CustomerSession.window_noticed,
 ).where(CustomerSession.customer_id == bindparam("customer_id", type_=Integer))
 _LOCK_SESSION = _SESSION.with_for_update()
 _CREATE_SESSION = (
@@ -192,6 +231,8 @@ async def open_message(
     type_: str,
     body: dict[str, Any],
     sent_at: datetime,
+    tenant_id: int,
+    month: date,
 ) -> Opened:
     """The shop's schema and `OPEN`, pipelined: one round trip (after psycopg's BEGIN, which
     it always waits for)."""
@@ -203,14 +244,17 @@ async def open_message(
         "type": type_,
         "body": Jsonb(body),
         "sent_at": sent_at,
+        "tenant_id": tenant_id,
+        "month": month,
     }
     async with pg.pipeline():  # fetched after the pipeline's one Sync, not before it
         await enter_schema(pg, schema)
         cursor = await pg.execute(OPEN, params)
     row = await cursor.fetchone()
     assert row is not None  # the statement always yields its one row
-    customer_id, message_id, *session = row
-    return Opened(customer_id, message_id, SessionRow(*session) if session[0] is not None else None)
+    customer_id, message_id, used, *columns = row
+    session = SessionRow(*columns) if columns[0] is not None else None
+    return Opened(customer_id, message_id, session, int(used))
 
 
 async def touch_customer(
@@ -259,7 +303,7 @@ async def lock_session(conn: AsyncConnection, customer_id: int) -> SessionRow:
     if row is None:
         await conn.execute(_CREATE_SESSION, params)
         row = (await conn.execute(_LOCK_SESSION, params)).one()
-    return SessionRow(row.id, row.state, row.context, row.last_message_at, row.expires_at)
+    return SessionRow._make(row)
 
 
 async def save_session(
@@ -269,6 +313,7 @@ async def save_session(
     context: Context,
     sent_at: datetime,
     lifetime: timedelta,
+    window: Window,
 ) -> None:
     """Queue the session's update (in the caller's pipeline, with the COMMIT)."""
     params = {
@@ -277,5 +322,32 @@ async def save_session(
         "context": Jsonb(context),
         "sent_at": sent_at,
         "lifetime": lifetime,
+        **_window(window),
     }
     await pg.execute(SAVE, params)
+
+
+async def save_window(
+    pg: psycopg.AsyncConnection[Any], session_id: int, sent_at: datetime, window: Window
+) -> None:
+    """Queue the update of a message the limits kept from the flow."""
+    await pg.execute(SAVE_WINDOW, {"session_id": session_id, "sent_at": sent_at, **_window(window)})
+
+
+async def count_message(pg: psycopg.AsyncConnection[Any], tenant_id: int, month: date) -> None:
+    """Queue this month's count of the shop's messages (in the pipeline of the COMMIT)."""
+    await pg.execute(COUNT_MESSAGE, {"tenant_id": tenant_id, "month": month})
+
+
+async def notice_once(pg: psycopg.AsyncConnection[Any], kind: str, period: str) -> bool:
+    """Whether this is the first notice of `kind` for `period` (recorded if so)."""
+    cursor = await pg.execute(NOTICE_ONCE, {"kind": kind, "period": period})
+    return await cursor.fetchone() is not None
+
+
+def _window(window: Window) -> dict[str, Any]:
+    return {
+        "window_started_at": window.started_at,
+        "window_count": window.count,
+        "window_noticed": window.noticed,
+    }

@@ -246,6 +246,20 @@ class CustomerSession(TenantBase):
     last_message_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = _now()
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The customer's rate-limit window (`conversation/limits.py`).
+    window_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    window_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    window_noticed: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+
+
+class ShopNotice(TenantBase):
+    """A notice the shop's admins get once per period: inserted first, told only if new."""
+
+    __tablename__ = "shop_notices"
+
+    kind: Mapped[str] = mapped_column(Text, primary_key=True)
+    period: Mapped[str] = mapped_column(Text, primary_key=True)
+    created_at: Mapped[datetime] = _now()
 
 
 class Message(TenantBase):

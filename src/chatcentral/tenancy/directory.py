@@ -15,7 +15,7 @@ from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chatcentral.conversation.shop import Shop
-from chatcentral.models.central import Tenant
+from chatcentral.models.central import Plan, Tenant
 
 _COLUMNS = (
     Tenant.id,
@@ -32,7 +32,14 @@ _COLUMNS = (
     Tenant.settings,
     Tenant.admin_phones,
     Tenant.access_token_encrypted,
+    Plan.code.label("plan"),
+    Plan.monthly_message_quota,
 )
+
+
+def _shops() -> Any:
+    """SELECT of `_COLUMNS`: each shop with its plan."""
+    return select(*_COLUMNS).join_from(Tenant, Plan, Plan.id == Tenant.plan_id)
 
 
 class TenantDirectory:
@@ -69,7 +76,7 @@ class TenantDirectory:
             self._by_number.clear()
 
     async def _load(self, condition: Any) -> Shop | None:
-        query = select(*_COLUMNS).where(condition)
+        query = _shops().where(condition)
         # Ended by COMMIT, not ROLLBACK: a rollback makes psycopg drop every statement it
         # prepared on the connection (DEALLOCATE ALL), the message path's included.
         async with self._engine.begin() as conn:
@@ -94,13 +101,15 @@ def shop_of(row: Row[Any]) -> Shop:
         settings=row.settings or {},
         admin_phones=tuple(row.admin_phones or ()),
         access_token_encrypted=row.access_token_encrypted,
+        plan=row.plan,
+        message_quota=row.monthly_message_quota,
     )
 
 
 async def load_shops(engine: AsyncEngine, slug: str | None = None) -> list[Shop]:
     """Every active shop (or the one named, active or not), for the periodic jobs and
     commands that go over shops rather than answer one webhook."""
-    query = select(*_COLUMNS).order_by(Tenant.id)
+    query = _shops().order_by(Tenant.id)
     query = query.where(Tenant.slug == slug) if slug else query.where(Tenant.active)
     async with engine.connect() as conn:
         return [shop_of(row) for row in (await conn.execute(query)).all()]
