@@ -165,6 +165,10 @@ def _build_parser() -> argparse.ArgumentParser:
 
     _add_template_commands(commands, tenant_commands)
     _add_hours_commands(tenant_commands)
+    plan = tenant_commands.add_parser("plan", help="move a shop to another plan (audited)")
+    plan.add_argument("slug")
+    plan.add_argument("plan", help="basic, complete or premium")
+    plan.set_defaults(handler=_cmd_tenant_plan)
     _add_reminders_command(commands)
     add_purge_command(commands)
     _add_media_commands(commands)
@@ -616,6 +620,22 @@ def _cmd_tenant_set_active(args: argparse.Namespace) -> int:
         except UnknownTenant as exc:
             raise CliError(str(exc)) from None
     print(f"tenant {args.slug} {'activated' if args.active else 'deactivated'}")
+    return 0
+
+
+def _cmd_tenant_plan(args: argparse.Namespace) -> int:
+    from chatcentral.tenancy.plans import PlanRefused, change_plan
+    from chatcentral.tenancy.registry import UnknownTenant
+
+    with _admin_engine(get_settings()) as engine:
+        try:
+            change = change_plan(engine, args.slug, args.plan)
+        except (UnknownTenant, PlanRefused) as exc:
+            raise CliError(str(exc)) from None
+    print(
+        f"tenant {change.slug}: plan {change.before} → {change.after} "
+        f"({change.active_products} of {change.product_limit} active products)"
+    )
     return 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 
 from chatcentral.cli import main
 from chatcentral.models.central import AuditLog, Tenant
@@ -233,3 +233,41 @@ def test_the_last_admin_cannot_be_removed(cli_env: str, capsys: pytest.CaptureFi
     capsys.readouterr()
     assert main(["tenant", "admin", "remove", "verduleria-don-pepe", "3387654321"]) == 1
     assert "is the only admin" in _one_line_error(capsys)
+
+
+def test_tenant_plan_changes_it_audited_and_refuses_a_plan_too_small_for_the_catalog(
+    cli_env: str, sync_engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    catalog = resource_dir("flows") / "catalogs" / "grocery.csv"
+    assert main([*CREATE, "--plan", "complete", "--catalog", str(catalog)]) == 0
+    capsys.readouterr()
+    assert main(["tenant", "plan", "verduleria-don-pepe", "premium"]) == 0
+    assert "plan complete → premium" in capsys.readouterr().out
+    with sync_engine.begin() as conn:
+        # Básico allows 50 active products; this shop would have 60.
+        conn.execute(
+            text(
+                "INSERT INTO tenant_verduleria_don_pepe.products (category_id, name, price, unit, "
+                "active) SELECT (SELECT min(id) FROM tenant_verduleria_don_pepe.categories), "
+                "'Extra ' || n, 10, 'PIECE', true FROM generate_series(1, 60 - "
+                "(SELECT count(*) FROM tenant_verduleria_don_pepe.products WHERE active)) n"
+            )
+        )
+    assert main(["tenant", "plan", "verduleria-don-pepe", "basic"]) == 1
+    assert "60 active products" in _one_line_error(capsys)
+    assert main(["tenant", "plan", "verduleria-don-pepe", "gold"]) == 1
+    assert "unknown plan 'gold'" in _one_line_error(capsys)
+    with sync_engine.connect() as conn:
+        plan = conn.execute(
+            text(
+                "SELECT p.code FROM central.tenants t JOIN central.plans p ON p.id = t.plan_id "
+                "WHERE t.slug = 'verduleria-don-pepe'"
+            )
+        ).scalar_one()
+        audited = (
+            conn.execute(select(AuditLog.details).where(AuditLog.action == "tenant.plan"))
+            .scalars()
+            .all()
+        )
+    assert plan == "premium"
+    assert audited == [{"from": "complete", "to": "premium"}]
