@@ -32,6 +32,7 @@ from chatcentral.bootstrap import services
 from chatcentral.config import Settings, get_settings
 from chatcentral.inbound.service import Clock, utc_now
 from chatcentral.media.serve import serve_media
+from chatcentral.outbox import sql
 from chatcentral.outbox.supervisor import Supervisor
 from chatcentral.webhook.routes import receive, verify_handshake
 
@@ -43,21 +44,6 @@ async def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-# Is a row that could be sent now (due, first in its customer's queue) waiting longer than
-# allowed? Rows held back behind a customer's earlier reply in backoff do not count. The
-# partial index on pending due_at keeps it to the few rows overdue by more than the limit.
-_OVERDUE = text(
-    """
-    SELECT EXTRACT(EPOCH FROM now() - o.due_at)::float8 FROM central.outbox o
-    WHERE o.status = 'pending' AND o.due_at < now() - make_interval(secs => :max_age)
-      AND NOT EXISTS (
-        SELECT 1 FROM central.outbox p
-        WHERE p.status = 'pending' AND p.tenant_id = o.tenant_id
-          AND p.recipient = o.recipient AND p.id < o.id)
-    ORDER BY o.due_at
-    LIMIT 1
-    """
-)
 _PING = text("SELECT NULL::float8")
 READY_TIMEOUT_S = 5.0
 
@@ -75,7 +61,7 @@ async def readyz(request: Request) -> JSONResponse:
     try:
         async with asyncio.timeout(READY_TIMEOUT_S), engine.connect() as conn:
             if max_age:
-                overdue = (await conn.execute(_OVERDUE, {"max_age": max_age})).scalar()
+                overdue = (await conn.execute(sql.OVERDUE, {"max_age": max_age})).scalar()
             else:
                 overdue = (await conn.execute(_PING)).scalar()
     except Exception as exc:  # noqa: BLE001 - any failure means "not ready"

@@ -26,6 +26,8 @@ from chatcentral.db.listener import (
 )
 from chatcentral.handoffs import timeouts
 from chatcentral.inbound.service import Clock, ConversationService, utc_now
+from chatcentral.incidents.journal import Incidents
+from chatcentral.incidents.watch import Watch
 from chatcentral.media.job import MediaJob
 from chatcentral.media.store import Store, make_store
 from chatcentral.outbox.dispatcher import Dispatcher
@@ -75,7 +77,10 @@ async def services(
         assert settings.database_url is not None
         engine = make_engine(settings.database_url, settings)
     directory = TenantDirectory(engine)
-    conversations = ConversationService(mark_read=settings.chatcentral_mark_read, clock=clock)
+    incidents = Incidents(engine, settings)
+    conversations = ConversationService(
+        mark_read=settings.chatcentral_mark_read, clock=clock, incidents=incidents
+    )
     sends = settings.chatcentral_send_concurrency
     graph = GraphClient(
         settings.whatsapp_api_base_url,
@@ -83,11 +88,11 @@ async def services(
         transport=graph_transport,
         connections=2 * sends,  # each reply and, right after it, its mark-read
     )
-    outbox = Dispatcher(engine, graph, settings, batch_size=sends)
+    outbox = Dispatcher(engine, graph, settings, batch_size=sends, incidents=incidents)
     media_store = make_store(settings)
     # Inbound media are fetched where the dispatcher runs (0 turns it off there).
     media_job = (
-        MediaJob(engine, graph, media_store, settings)
+        MediaJob(engine, graph, media_store, settings, incidents=incidents)
         if dispatcher and settings.chatcentral_media_interval_s > 0
         else None
     )
@@ -129,13 +134,24 @@ async def services(
             name="handoff-timeouts",
         )
     media = media_job.start(stop) if media_job is not None else None
+    # The watch (outbox depth and age, open handoffs, "replies are not leaving"): where the
+    # dispatcher runs (0 turns it off).
+    watch = None
+    if running.supervisor is not None and settings.chatcentral_watch_interval_s > 0:
+        watch = Watch(
+            engine,
+            incidents,
+            settings.chatcentral_watch_interval_s,
+            settings.chatcentral_alert_outbox_age_s,
+        ).start(stop)
     try:
         yield running
     finally:
         stop.set()
-        if media is not None:
-            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(media, timeout=STOP_TIMEOUT_S)
+        for background in (media, watch):
+            if background is not None:
+                with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                    await asyncio.wait_for(background, timeout=STOP_TIMEOUT_S)
         if task is not None:
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(task, timeout=STOP_TIMEOUT_S)

@@ -88,6 +88,15 @@ class Settings(BaseSettings):
     # /readyz answers 503 when a sendable outbox row has waited longer than this (seconds):
     # replies are not leaving. 0 turns the check off.
     chatcentral_ready_max_outbox_age_s: int = Field(default=60, ge=0)
+    # Alerts (incidents/): the operator's phone and the shop whose number tells them; an
+    # outbox row due longer than this many seconds is an incident; this many failed sends
+    # in a row for one shop are one.
+    chatcentral_operator_phone: str | None = None
+    chatcentral_operator_shop: str | None = None
+    chatcentral_alert_outbox_age_s: int = Field(default=300, ge=1)
+    chatcentral_alert_send_failures: int = Field(default=5, ge=1)
+    # Seconds between the watch's looks at the outbox and open handoffs (gauges, incidents).
+    chatcentral_watch_interval_s: float = Field(default=15.0, ge=0.0)
     # How often a sending process looks for customers nobody answered in a handoff
     # (seconds; 0 turns it off).
     chatcentral_handoff_check_s: float = Field(default=30.0, ge=0.0, le=3600.0)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 WEBHOOK_REQUESTS = Counter(
     "chatcentral_webhook_requests_total", "POST /webhook answers by outcome", ["outcome"]
@@ -99,3 +99,22 @@ MEDIA_ERRORS = Counter(
     "chatcentral_media_job_errors_total",
     "Media job passes (or one shop's part of a pass) that failed and were skipped",
 )
+
+ALERTS = Counter(
+    "chatcentral_alerts_total",
+    "Incidents opened and resolved (one alert each: incidents/journal.py)",
+    ["kind", "event"],
+)
+INCIDENTS_OPEN = Gauge("chatcentral_incidents_open", "Incidents this process knows open", ["kind"])
+OUTBOX_DEPTH = Gauge("chatcentral_outbox_pending", "Outbox rows pending (all shops)")
+OUTBOX_OLDEST_S = Gauge(
+    "chatcentral_outbox_oldest_due_seconds",
+    "How long the oldest sendable pending row has been due (0 when none)",
+)
+SENDS = Counter(
+    "chatcentral_sends_total",
+    "Graph API sends by outcome (accepted, retry, failed) and error code",
+    ["outcome", "code"],
+)
+ORDERS_CREATED = Counter("chatcentral_orders_created_total", "Orders placed")
+HANDOFFS_OPEN = Gauge("chatcentral_handoffs_open", "Handoffs open or claimed (all shops)")

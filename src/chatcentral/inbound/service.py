@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from chatcentral.conversation import limits
 from chatcentral.conversation.context import Context, as_context
 from chatcentral.conversation.decision import Decision, decide
+from chatcentral.conversation.effects import Effect, OrderPlaced, PlaceOrder
 from chatcentral.conversation.effects import Outcome as EffectOutcome
 from chatcentral.conversation.events import Event, event_from
 from chatcentral.conversation.facts import Facts
@@ -34,6 +35,7 @@ from chatcentral.inbound import effects, sessions
 from chatcentral.inbound.facts_loader import FactsLoader
 from chatcentral.inbound.identity import Identity
 from chatcentral.inbound.staff import StaffService
+from chatcentral.incidents.journal import Incidents
 from chatcentral.notifications.notify import KIND as NOTIFICATION
 from chatcentral.notifications.notify import admin_recipients
 from chatcentral.outbox import enqueue
@@ -59,9 +61,15 @@ def utc_now() -> datetime:
 
 class ConversationService:
     def __init__(
-        self, *, mark_read: bool = True, loader: FactsLoader | None = None, clock: Clock = utc_now
+        self,
+        *,
+        mark_read: bool = True,
+        loader: FactsLoader | None = None,
+        clock: Clock = utc_now,
+        incidents: Incidents | None = None,
     ) -> None:
         self._mark_read = mark_read
+        self._incidents = incidents
         self._loader = loader or FactsLoader()
         self._clock = clock
         self._staff = StaffService()
@@ -137,7 +145,7 @@ class ConversationService:
             decision = await turn.decide(state, context, event_from(message))
             replies = list(decision.replies)
             for effect in decision.effects:
-                outcome = await effects.apply(conn, shop, customer_id, effect, message.id)
+                outcome = await self._apply(conn, shop, customer_id, effect, message.id)
                 if outcome is not None:
                     decision = await turn.decide(decision.state, decision.context, outcome)
                     replies.extend(decision.replies)
@@ -157,6 +165,23 @@ class ConversationService:
                 await pg.execute(COMMIT)
             await transaction.commit()  # the driver committed: this only closes the books
         return Outcome.HANDLED
+
+    async def _apply(
+        self, conn: AsyncConnection, shop: Shop, customer_id: int, effect: Effect, wamid: str
+    ) -> EffectOutcome | None:
+        """Apply one effect; an order that could not be created is an incident for the
+        operator (and one placed ends it)."""
+        incidents, key = self._incidents, f"order:{shop.slug}"
+        try:
+            outcome = await effects.apply(conn, shop, customer_id, effect, wamid)
+        except Exception as exc:
+            if incidents is not None and isinstance(effect, PlaceOrder):
+                summary = f"shop {shop.slug}: an order could not be created ({type(exc).__name__})"
+                await incidents.trouble(key, "order", summary, tenant_id=shop.id)
+            raise
+        if incidents is not None and isinstance(outcome, OrderPlaced) and incidents.is_open(key):
+            await incidents.recovered(key, f"shop {shop.slug}: orders are created again")
+        return outcome
 
     async def _hold_back(
         self,

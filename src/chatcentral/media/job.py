@@ -44,6 +44,7 @@ from chatcentral import metrics
 from chatcentral.config import Settings
 from chatcentral.conversation.shop import Shop
 from chatcentral.db.engine import TenantBinder
+from chatcentral.incidents.journal import Incidents
 from chatcentral.media.fetch import fetch
 from chatcentral.media.limits import backoff, object_key
 from chatcentral.media.store import Store
@@ -149,8 +150,10 @@ class MediaJob:
         settings: Settings,
         *,
         clock: Callable[[], float] = time.monotonic,
+        incidents: Incidents | None = None,
     ) -> None:
         self._engine = engine
+        self._incidents = incidents
         self._graph = graph
         self._store = store
         self._settings = settings
@@ -297,6 +300,10 @@ class MediaJob:
                 },
             )
         metrics.MEDIA_DOWNLOADS.labels(outcome="stored").inc()
+        if self._incidents is not None and self._incidents.is_open(f"media:{shop.slug}"):
+            await self._incidents.recovered(
+                f"media:{shop.slug}", f"shop {shop.slug}: customers' media are kept again"
+            )
         metrics.MEDIA_BYTES.inc(fetched.size)
         log.info(
             "shop %s: media of message %d stored (%s, %d bytes)",
@@ -330,6 +337,13 @@ class MediaJob:
             )
             return Outcome(row.id, _PENDING, reason)
         metrics.MEDIA_DOWNLOADS.labels(outcome="failed").inc()
+        if self._incidents is not None:
+            await self._incidents.trouble(
+                f"media:{shop.slug}",
+                "media",
+                f"shop {shop.slug}: a customer's {row.kind} could not be kept ({reason})",
+                tenant_id=shop.id,
+            )
         log.error(
             "shop %s: media of message %d failed for good after %d tr%s: %s",
             shop.slug,

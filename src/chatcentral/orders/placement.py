@@ -25,6 +25,7 @@ from chatcentral.conversation.effects import (
     Problem,
 )
 from chatcentral.conversation.shop import Shop
+from chatcentral.metrics import ORDERS_CREATED
 from chatcentral.models.tenant import (
     Customer,
     CustomerAddress,
@@ -147,6 +148,7 @@ async def place_order(
     ).scalar_one()
     notice = await _notice(conn, customer_id, order_id, order, total)
     await notify.notify_new_order(conn, shop, notification_id, notice)
+    ORDERS_CREATED.inc()  # counted at placement; a rolled-back one is counted all the same
     return OrderPlaced(order_id=order_id, total=total)
 
 

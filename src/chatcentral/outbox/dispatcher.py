@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from chatcentral.config import ConfigError, Settings
 from chatcentral.db.engine import TenantBinder
 from chatcentral.db.errors import database_trouble
+from chatcentral.incidents.journal import Incidents
 from chatcentral.metrics import (
     DISPATCHER_ERRORS,
     MARK_READ_FAILED,
@@ -45,6 +46,7 @@ from chatcentral.metrics import (
     OUTBOX_SEND_SECONDS,
     OUTBOX_SENT,
     OUTBOX_TEMPLATE_FALLBACKS,
+    SENDS,
 )
 from chatcentral.notifications import delivery
 from chatcentral.notifications.notify import KIND as NOTIFICATION
@@ -57,6 +59,7 @@ from chatcentral.outbox.rows import Claimed, Outcome
 from chatcentral.tenancy.secrets import token_for
 from chatcentral.whatsapp import outbound
 from chatcentral.whatsapp.graph import (
+    TOKEN_REJECTED,
     WINDOW_CLOSED,
     GraphClient,
     SendFailure,
@@ -100,6 +103,7 @@ class Dispatcher:
         lease_s: float = LEASE_S,
         failure_hooks: list[FailureHook] | None = None,
         sent_hooks: list[SentHook] | None = None,
+        incidents: Incidents | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self._engine = engine
@@ -115,6 +119,8 @@ class Dispatcher:
         )
         self._sent_hooks = sent_hooks if sent_hooks is not None else [delivery.count_sent]
         self._accepted = AcceptedRecorder(engine, self._sent_hooks)
+        self._incidents = incidents
+        self._failing: dict[int, int] = {}  # shop → sends failed in a row (passing trouble)
         self._rng = rng or random.Random()
         self._wake = asyncio.Event()
         self._media = MediaRelay(graph)
@@ -270,6 +276,7 @@ class Dispatcher:
             # mark-read was made. Its failure never touches the reply's outcome.
             await self._mark_read(row, row.mark_read_wamid)
         outcome = self._decide(row, result)
+        await self._watch(row, result.failure)
         if outcome.failure is None:
             try:
                 if not await self._accepted.record(row, outcome.wamid):
@@ -386,13 +393,41 @@ class Dispatcher:
             log.exception("shop %s: outbox %d: send raised", row.slug, row.id)
             return SendResult(failure=SendFailure(Verdict.RETRY, f"internal: {type(exc).__name__}"))
 
+    async def _watch(self, row: Claimed, failure: SendFailure | None) -> None:
+        """Incidents from sends: a token Meta rejects, or passing trouble (5xx, timeouts,
+        throughput) that lasts CHATCENTRAL_ALERT_SEND_FAILURES sends in a row for a shop;
+        a send accepted ends both."""
+        incidents = self._incidents
+        if incidents is None:
+            return
+        token, graph = f"token:{row.slug}", f"graph:{row.slug}"
+        if failure is None:
+            self._failing.pop(row.tenant_id, None)
+            if incidents.is_open(token):
+                await incidents.recovered(token, f"shop {row.slug}: its token works again")
+            if incidents.is_open(graph):
+                await incidents.recovered(graph, f"shop {row.slug}: sends go through again")
+            return
+        if failure.code == TOKEN_REJECTED or failure.http_status == 401:
+            summary = f"shop {row.slug}: the Graph API rejects its access token ({failure.reason})"
+            await incidents.trouble(token, "token", summary, tenant_id=row.tenant_id)
+        if failure.verdict is not Verdict.RETRY:
+            return
+        failing = self._failing[row.tenant_id] = self._failing.get(row.tenant_id, 0) + 1
+        if failing >= self._settings.chatcentral_alert_send_failures:
+            summary = f"shop {row.slug}: {failing} sends failed in a row ({failure.reason})"
+            await incidents.trouble(graph, "graph", summary, tenant_id=row.tenant_id)
+
     def _decide(self, row: Claimed, result: SendResult) -> Outcome:
         if result.failure is None:
             OUTBOX_SENT.labels(kind=row.kind).inc()
+            SENDS.labels(outcome="accepted", code="none").inc()
             return Outcome(wamid=result.wamid)
         failure = result.failure
+        code = str(failure.code or failure.http_status or "network")
         if failure.code == WINDOW_CLOSED and row.fallback is not None:
             OUTBOX_TEMPLATE_FALLBACKS.labels(kind=row.kind).inc()
+            SENDS.labels(outcome="fallback", code=code).inc()
             log.info(
                 "shop %s: outbox %d (%s) to %s refused, 24-hour window closed (131047); "
                 "sending its template instead",
@@ -406,6 +441,7 @@ class Dispatcher:
         if failure.verdict is Verdict.PERMANENT or attempts >= MAX_ATTEMPTS:
             code = str(failure.code or failure.http_status or "none")
             OUTBOX_FAILED.labels(code=code).inc()
+            SENDS.labels(outcome="failed", code=code).inc()
             if row.kind == NOTIFICATION:
                 NOTIFICATIONS_FAILED.labels(code=code).inc()
             log.error(
@@ -419,7 +455,8 @@ class Dispatcher:
             )
             return Outcome(failure=failure)
         delay = self._backoff(failure, attempts)
-        OUTBOX_RETRIES.labels(reason=str(failure.code or failure.http_status or "network")).inc()
+        OUTBOX_RETRIES.labels(reason=code).inc()
+        SENDS.labels(outcome="retry", code=code).inc()
         log.info(
             "shop %s: outbox %d retry %d in %.1fs (%s)",
             row.slug,

@@ -155,3 +155,20 @@ NEXT_DUE = text(
     LIMIT 1
     """
 )
+# Is a row that could be sent now (due, first in its customer's queue) waiting longer than
+# `max_age` seconds? Rows held back behind a customer's earlier reply in backoff do not
+# count. The partial index on pending due_at keeps it to the few rows overdue by more than
+# the limit. (/readyz, and the watch with 0 for the oldest sendable row's age.)
+OVERDUE = text(
+    """
+    SELECT EXTRACT(EPOCH FROM now() - o.due_at)::float8 FROM central.outbox o
+    WHERE o.status = 'pending' AND o.due_at < now() - make_interval(secs => :max_age)
+      AND NOT EXISTS (
+        SELECT 1 FROM central.outbox p
+        WHERE p.status = 'pending' AND p.tenant_id = o.tenant_id
+          AND p.recipient = o.recipient AND p.id < o.id)
+    ORDER BY o.due_at
+    LIMIT 1
+    """
+)
+PENDING = text("SELECT count(*) FROM central.outbox WHERE status = 'pending'")

@@ -26,6 +26,8 @@ RETRYABLE_CODES = frozenset({130429, 131000, 131016, 131057, 4, 80007, 1, 2})
 PAIR_RATE_LIMIT = 131056
 # More than 24 hours since the recipient last wrote: only a template gets through (§9).
 WINDOW_CLOSED = 131047
+# The access token is invalid or expired (OAuthException 190): the operator must renew it.
+TOKEN_REJECTED = 190
 
 
 @dataclass(frozen=True)

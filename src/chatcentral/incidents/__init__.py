@@ -1,0 +1,1 @@
+"""Incidents an operator must hear of: opened once, resolved once, whatever the volume."""
