@@ -26,8 +26,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
+from chatcentral.api.routes import PREFIX as API_PREFIX
+from chatcentral.api.routes import router as api_router
 from chatcentral.bootstrap import services
 from chatcentral.config import Settings, get_settings
 from chatcentral.inbound.service import Clock, utc_now
@@ -139,6 +141,7 @@ def create_app(
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
+        Mount(API_PREFIX, app=api_router()),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.settings = settings
