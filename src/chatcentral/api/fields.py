@@ -37,3 +37,4 @@ Name = Annotated[
 Note = Annotated[str, Field(max_length=1000), AfterValidator(_storable)]
 Money = Annotated[Decimal, Field(ge=0, lt=Decimal("1e10"), decimal_places=2)]
 Quantity = Annotated[Decimal, Field(ge=0, lt=Decimal("1e9"), decimal_places=3)]
+Short = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_storable)]
