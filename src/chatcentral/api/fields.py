@@ -9,6 +9,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
+from chatcentral.whatsapp.outbound import TEXT_BODY_MAX
+
 BIGINT_MAX = 2**63 - 1
 
 
@@ -38,3 +40,10 @@ Note = Annotated[str, Field(max_length=1000), AfterValidator(_storable)]
 Money = Annotated[Decimal, Field(ge=0, lt=Decimal("1e10"), decimal_places=2)]
 Quantity = Annotated[Decimal, Field(ge=0, lt=Decimal("1e9"), decimal_places=3)]
 Short = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_storable)]
+# A WhatsApp text message's body (`whatsapp/outbound.py` TEXT_BODY_MAX).
+LongText = Annotated[
+    str,
+    Field(min_length=1, max_length=TEXT_BODY_MAX),
+    AfterValidator(_storable),
+    AfterValidator(_trimmed),
+]

@@ -15,13 +15,17 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
 from starlette.types import Receive, Scope, Send
 
-from chatcentral.api import openapi, orders, products
+from chatcentral.api import handoffs, openapi, orders, products
 from chatcentral.api.endpoint import Endpoint, serve
 from chatcentral.api.problems import ApiProblem, not_found
 
 PREFIX = "/api/v1"
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-ENDPOINTS: tuple[Endpoint, ...] = (*orders.ENDPOINTS, *products.ENDPOINTS)
+ENDPOINTS: tuple[Endpoint, ...] = (
+    *orders.ENDPOINTS,
+    *products.ENDPOINTS,
+    *handoffs.ENDPOINTS,
+)
 
 
 def _dispatch(
