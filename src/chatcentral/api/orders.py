@@ -153,6 +153,15 @@ def _summary_fields(r: Any) -> dict[str, object]:
     }
 
 
+async def summaries(
+    conn: AsyncConnection, condition: ColumnElement[bool], *, limit: int
+) -> list[OrderSummary]:
+    """Orders matching `condition`, newest first."""
+    query = _SUMMARY.where(condition).order_by(Order.id.desc()).limit(limit)
+    rows = (await conn.execute(query)).all()
+    return [OrderSummary.model_validate(_summary_fields(row)) for row in rows]
+
+
 async def list_orders(call: Call) -> OrderPage:
     """Orders newest first, filtered, a page at a time."""
     q = call.query(OrderQuery)
@@ -167,9 +176,7 @@ async def list_orders(call: Call) -> OrderPage:
         conditions.append(Order.customer_id == q.customer_id)
     if q.cursor is not None:
         conditions.append(Order.id < pages.decode(q.cursor))
-    query = _SUMMARY.where(and_(True, *conditions)).order_by(Order.id.desc()).limit(q.limit + 1)
-    rows = (await call.conn.execute(query)).all()
-    items = [OrderSummary.model_validate(_summary_fields(row)) for row in rows]
+    items = await summaries(call.conn, and_(True, *conditions), limit=q.limit + 1)
     shown, cursor = pages.page(items, [item.id for item in items], q.limit)
     return OrderPage(items=shown, next_cursor=cursor)
 

@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
 from starlette.types import Receive, Scope, Send
 
-from chatcentral.api import handoffs, openapi, orders, products
+from chatcentral.api import customers, handoffs, openapi, orders, products
 from chatcentral.api.endpoint import Endpoint, serve
 from chatcentral.api.problems import ApiProblem, not_found
 
@@ -25,6 +25,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     *orders.ENDPOINTS,
     *products.ENDPOINTS,
     *handoffs.ENDPOINTS,
+    *customers.ENDPOINTS,
 )
 
 
