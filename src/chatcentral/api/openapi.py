@@ -84,6 +84,8 @@ def document(endpoints: Iterable[Endpoint], prefix: str) -> dict[str, Any]:
         codes = {401, *endpoint.problems}
         if endpoint.query is not None or endpoint.body is not None or endpoint.body_media:
             codes.add(422)
+        if endpoint.body is not None or endpoint.body_media:
+            codes.add(413)
         for code in sorted(codes):
             operation["responses"][str(code)] = {
                 "description": _PROBLEM_TITLES[code],

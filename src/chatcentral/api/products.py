@@ -398,7 +398,7 @@ ENDPOINTS = (
         "products",
         response=ImportResult,
         body_media=CSV_MEDIA,
-        problems=(413,),
+        problems=(),
         description=(
             "Columns name,category,price,unit,description,stock,active. The whole file "
             "is checked first; the first bad line is answered as 422 with "
