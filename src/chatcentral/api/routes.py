@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
 from starlette.types import Receive, Scope, Send
 
-from chatcentral.api import customers, handoffs, openapi, orders, products
+from chatcentral.api import customers, handoffs, openapi, orders, products, stats
 from chatcentral.api.endpoint import Endpoint, serve
 from chatcentral.api.problems import ApiProblem, not_found
 
@@ -26,6 +26,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     *products.ENDPOINTS,
     *handoffs.ENDPOINTS,
     *customers.ENDPOINTS,
+    *stats.ENDPOINTS,
 )
 
 
