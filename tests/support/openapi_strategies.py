@@ -80,6 +80,8 @@ class Schemas:
                 None if low is None else int(low), None if high is None else int(high) - 1
             ) | st.floats(low, high, allow_nan=False, exclude_max="exclusiveMaximum" in schema)
         if kind == "string":
+            if schema.get("format") == "date":
+                return st.dates().map(lambda d: d.isoformat())
             if schema.get("format") == "date-time":
                 return st.datetimes(timezones=st.just(UTC)).map(lambda d: d.isoformat())
             return st.text(

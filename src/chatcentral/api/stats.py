@@ -32,14 +32,21 @@ from chatcentral.models.tenant import (
 DAYS_MAX = 92
 DAYS_DEFAULT = 7
 IDLE = timedelta(hours=1)  # a cart untouched this long is abandoned
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2199, 12, 31)
 _FIRST: ColumnClause[Any] = literal_column("1")  # group by the day, the first column
 
 
 class StatsQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    since: date | None = Field(default=None, description="first day (default: 6 days ago)")
-    until: date | None = Field(default=None, description="last day, included (default: today)")
+    # Bounded so that the day arithmetic below can never leave Python's calendar.
+    since: date | None = Field(
+        default=None, ge=FIRST_DAY, le=LAST_DAY, description="first day (default: 6 days ago)"
+    )
+    until: date | None = Field(
+        default=None, ge=FIRST_DAY, le=LAST_DAY, description="last day, included (default: today)"
+    )
 
     @model_validator(mode="after")
     def _span(self) -> StatsQuery:

@@ -121,6 +121,8 @@ async def test_the_default_is_the_last_seven_days_and_bad_ranges_are_422(
         ({"since": "2026-03-12", "until": "2026-03-10"}, ["query"]),
         ({"since": "2026-01-01", "until": "2026-12-31"}, ["query"]),
         ({"since": "ayer"}, ["query", "since"]),
+        ({"since": "9999-12-31"}, ["query", "since"]),
+        ({"until": "0001-01-01"}, ["query", "until"]),
     ):
         problem = assert_problem(await api.get("/stats", params=params), 422)
         assert [e["loc"] for e in problem["errors"]] == [loc], problem
