@@ -125,17 +125,16 @@ def _path(request: Request) -> dict[str, int]:
     return ids
 
 
-async def _raw(request: Request) -> bytes:
+async def _raw(request: Request) -> bytes | None:
+    """The body, or None when it is larger than allowed (reading stops there)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > BODY_MAX:
-        raise ApiProblem(413, "too-large", "Request body too large", f"at most {BODY_MAX} bytes")
+        return None
     chunks = bytearray()
     async for chunk in request.stream():
         chunks += chunk
         if len(chunks) > BODY_MAX:
-            raise ApiProblem(
-                413, "too-large", "Request body too large", f"at most {BODY_MAX} bytes"
-            )
+            return None
     return bytes(chunks)
 
 
@@ -176,12 +175,17 @@ def serve(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
 
 async def _serve(endpoint: Endpoint, request: Request) -> Response:
     key = bearer(request)
+    # The body is read before a connection is taken: a slow upload holds no connection.
+    raw = await _raw(request) if endpoint.method in ("POST", "PUT", "PATCH") else b""
     engine: AsyncEngine = request.app.state.engine
     async with engine.begin() as raw_conn:
         who = await caller(raw_conn, key)
         path = _path(request)
         query = _query(request, endpoint.query) if endpoint.query is not None else None
-        raw = await _raw(request) if endpoint.method in ("POST", "PUT", "PATCH") else b""
+        if raw is None:
+            raise ApiProblem(
+                413, "too-large", "Request body too large", f"at most {BODY_MAX} bytes"
+            )
         body = _body(raw, endpoint.body) if endpoint.body is not None else None
         conn = await TenantBinder.bind(raw_conn, who.shop.schema)
         result = await endpoint.handler(Call(who, conn, path, query, body, raw))

@@ -179,3 +179,11 @@ async def test_the_csv_export_imports_back_unchanged(
     # The other shop's catalog is not in this one's export.
     [(water_product,)] = rows(sync_engine, "SELECT name FROM tenant_agua.products LIMIT 1")
     assert water_product not in exported
+
+
+async def test_a_body_too_large_is_413_after_the_key_is_checked(
+    api: Api, shops: dict[str, ProvisionedShop]
+) -> None:
+    huge = b"name,category,price,unit,description,stock,active\n" + b"x" * (3 * 1024 * 1024)
+    assert_problem(await api.post("/products/import", content=huge), 413)
+    assert_problem(await api.post("/products/import", content=huge, key="cck_nope"), 401)
