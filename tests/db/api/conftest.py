@@ -15,6 +15,7 @@ from sqlalchemy import Engine, text
 from starlette.applications import Starlette
 
 from chatcentral.api.keys import create_key
+from chatcentral.phones import normalize_phone, wa_id_of
 from tests.conftest import ProvisionedShop
 
 BASE = "/api/v1"
@@ -71,6 +72,8 @@ def rows(engine: Engine, sql: str, **params: object) -> list[tuple[Any, ...]]:
 
 
 def add_customer(engine: Engine, schema: str, wa_id: str, name: str | None = "Ana López") -> int:
+    """A customer as the webhook stores one: the number in its canonical form."""
+    wa_id = wa_id_of(normalize_phone(wa_id))
     with engine.begin() as conn:
         return int(
             conn.execute(

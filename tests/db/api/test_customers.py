@@ -59,7 +59,7 @@ async def test_one_customer_with_addresses_and_orders_and_cross_shop_404(
             {"c": ana},
         )
     body = (await api.get(f"/customers/{ana}")).json()
-    assert body["name"] == "Ana López" and body["phone"] == ANA
+    assert body["name"] == "Ana López" and body["phone"] == ANA_ID
     assert [a["address"] for a in body["addresses"]] == ["Calle 5 #10, Centro"]
     assert [o["id"] for o in body["recent_orders"]] == orders[::-1]
 
