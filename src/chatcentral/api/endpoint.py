@@ -14,7 +14,7 @@ import json
 import types
 import typing
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -74,13 +74,13 @@ class Endpoint:
     query: type[BaseModel] | None = None
     body: type[BaseModel] | None = None
     status: int = 200
-    # Problems this operation may answer besides 401 and 422 (OpenAPI only).
+    # Problems this operation may answer besides those every operation of its kind may
+    # (401; 422 with a query or body; 400 and 413 with a body): OpenAPI only.
     problems: tuple[int, ...] = ()
     # Non-JSON bodies and answers (CSV import and export), as media types.
     body_media: str | None = None
     response_media: str | None = None
     description: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def operation_id(self) -> str:

@@ -251,7 +251,7 @@ ENDPOINTS = (
         "handoffs",
         response=HandoffDetail,
         body=Reply,
-        problems=(400, 404, 409),
+        problems=(404, 409),
         description="409 when the conversation is closed or the customer's 24-hour "
         "window is closed (WhatsApp would not deliver the answer).",
     ),

@@ -86,6 +86,10 @@ def document(endpoints: Iterable[Endpoint], prefix: str) -> dict[str, Any]:
             codes.add(422)
         if endpoint.body is not None or endpoint.body_media:
             codes.add(413)
+        if endpoint.body is not None:
+            codes.add(400)
+        if _PARAM.search(endpoint.path):
+            codes.add(404)
         for code in sorted(codes):
             operation["responses"][str(code)] = {
                 "description": _PROBLEM_TITLES[code],

@@ -296,7 +296,7 @@ ENDPOINTS = (
         "orders",
         response=OrderDetail,
         body=StatusChange,
-        problems=(400, 404, 409),
+        problems=(404, 409),
         description=(
             "Forward only along pendiente → confirmado → en_preparacion → en_camino → "
             "entregado (steps may be skipped); cancelado until en_camino. 409 with "

@@ -380,7 +380,7 @@ ENDPOINTS = (
         response=ProductOut,
         body=ProductCreate,
         status=201,
-        problems=(400, 409),
+        problems=(409,),
     ),
     Endpoint(
         "GET",
@@ -422,7 +422,7 @@ ENDPOINTS = (
         "products",
         response=ProductOut,
         body=ProductUpdate,
-        problems=(400, 404, 409),
+        problems=(404, 409),
     ),
     Endpoint(
         "POST",
