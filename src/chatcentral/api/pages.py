@@ -31,6 +31,8 @@ def decode(cursor: str) -> int:
     digits = raw.removeprefix(_MARK)
     if not raw.startswith(_MARK) or not digits.isdigit() or not 0 < int(digits) <= BIGINT_MAX:
         raise ValueError("not a cursor this API gave")
+    if encode(int(digits)) != cursor:  # one spelling per cursor (no padding, no spare bits)
+        raise ValueError("not a cursor this API gave")
     return int(digits)
 
 
