@@ -156,7 +156,14 @@ async def test_a_csv_import_adds_and_updates_and_names_a_bad_line(
     ]
     assert "line 3" in problem["detail"]
     assert rows(sync_engine, "SELECT count(*), sum(price) FROM tenant_tienda.products") == before
-    for raw in (b"", b"\xff\xfe\x00", b"name,price\n", good.encode().replace(b"Molido", b"\x00")):
+    for raw in (
+        b"",
+        b"\xff\xfe\x00",
+        b"name,price\n",
+        good.encode().replace(b"Molido", b"\x00"),
+        b"\r0",  # found by the OpenAPI property run: the csv module's own error, once a 500
+        good.encode() + b"Largo,Despensa,1,PIECE," + b"x" * 200_000 + b",,true\n",
+    ):
         assert_problem(await api.post("/products/import", content=raw), 422)
 
 
