@@ -26,8 +26,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
+from chatcentral.api.routes import PREFIX as API_PREFIX
+from chatcentral.api.routes import router as api_router
 from chatcentral.bootstrap import services
 from chatcentral.config import Settings, get_settings
 from chatcentral.inbound.service import Clock, utc_now
@@ -129,6 +131,7 @@ def create_app(
         Route("/metrics", metrics, methods=["GET"]),
         # Media of the local store, behind signed expiring links (media/links.py).
         Route("/media/{token}", serve_media, methods=["GET"]),
+        Mount(API_PREFIX, app=api_router()),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.settings = settings

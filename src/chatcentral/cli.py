@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from sqlalchemy import Engine
 
+from chatcentral.api.keys_cli import add_apikey_commands
 from chatcentral.config import ConfigError, Settings, get_settings
 from chatcentral.conversation.flow import flow_files
 from chatcentral.db.server import DatabaseTarget, resolve_database
@@ -164,6 +165,7 @@ def _build_parser() -> argparse.ArgumentParser:
     admin_list.set_defaults(handler=_cmd_tenant_admin_list)
 
     _add_template_commands(commands, tenant_commands)
+    add_apikey_commands(tenant_commands, CliError, lambda: _admin_engine(get_settings()))
     _add_hours_commands(tenant_commands)
     plan = tenant_commands.add_parser("plan", help="move a shop to another plan (audited)")
     plan.add_argument("slug")

@@ -115,6 +115,24 @@ class AuditLog(CentralBase):
     __table_args__ = (Index("ix_audit_log_tenant_created", "tenant_id", "created_at"),)
 
 
+class ApiKey(CentralBase):
+    """A key to a shop's admin API (`/api/v1`). Only the SHA-256 of the key is kept; the
+    prefix (its first characters) names it in listings and revocations."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = _pk()
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    name: Mapped[str] = mapped_column(Text)
+    prefix: Mapped[str] = mapped_column(Text, unique=True)
+    secret_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    created_at: Mapped[datetime] = _now()
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_api_keys_tenant", "tenant_id", "id"),)
+
+
 class Outbox(CentralBase):
     """A Graph API call waiting to be made, written in the same transaction as its cause.
 

@@ -3,7 +3,7 @@ The connection is bound to the shop's schema, so another shop's order is never f
 
 from __future__ import annotations
 
-from sqlalchemy import Integer, bindparam, func, select
+from sqlalchemy import BigInteger, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatcentral.conversation.staff_views import OrderBrief, OrderDetail, OrderLineBrief
@@ -41,11 +41,11 @@ _ORDER = (
     )
     .join(OrderStatus, OrderStatus.id == Order.status_id)
     .join(Customer, Customer.id == Order.customer_id)
-    .where(Order.id == bindparam("order_id", type_=Integer))
+    .where(Order.id == bindparam("order_id", type_=BigInteger))
 )
 _LINES = (
     select(OrderItem.product_name, OrderItem.unit, OrderItem.quantity, OrderItem.line_total)
-    .where(OrderItem.order_id == bindparam("order_id", type_=Integer))
+    .where(OrderItem.order_id == bindparam("order_id", type_=BigInteger))
     .order_by(OrderItem.id)
 )
 _PAYMENT = {"cash": "Efectivo", "transfer": "Transferencia", "card": "Tarjeta al entregar"}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Integer, Text, bindparam, func, insert, select, update
+from sqlalchemy import BigInteger, Text, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatcentral.conversation.flow import effective, shipped_flow
@@ -28,7 +28,7 @@ PROGRESS = ("pendiente", "confirmado", "en_preparacion", "en_camino", "entregado
 # Lock the order row alone: with a join, a concurrent change of its status would make
 # PostgreSQL's recheck drop the row, and the loser would be told "not found".
 _LOCK_ORDER = (
-    select(Order.id).where(Order.id == bindparam("order_id", type_=Integer)).with_for_update()
+    select(Order.id).where(Order.id == bindparam("order_id", type_=BigInteger)).with_for_update()
 )
 _ORDER = (
     select(
@@ -42,7 +42,7 @@ _ORDER = (
     )
     .join(OrderStatus, OrderStatus.id == Order.status_id)
     .join(Customer, Customer.id == Order.customer_id)
-    .where(Order.id == bindparam("order_id", type_=Integer))
+    .where(Order.id == bindparam("order_id", type_=BigInteger))
 )
 _STATUS_BY_CODE = select(OrderStatus.id, OrderStatus.name).where(
     OrderStatus.code == bindparam("code", type_=Text)

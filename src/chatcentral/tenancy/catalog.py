@@ -11,6 +11,7 @@ import io
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
 from chatcentral.models.tenant import FRACTIONAL_UNITS, Unit
 
@@ -46,7 +47,16 @@ def read_catalog(path: Path) -> list[CatalogItem]:
 
 
 def parse_catalog(text: str, source: str = "catalog") -> list[CatalogItem]:
-    reader = csv.reader(io.StringIO(text))
+    # newline="": the csv module reads line ends itself (a lone \r inside a file would
+    # otherwise stop it with an error that names no line).
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        return _parse(reader, source)
+    except csv.Error as exc:
+        raise CatalogError(f"{source}:{reader.line_num}: {exc}") from None
+
+
+def _parse(reader: Any, source: str) -> list[CatalogItem]:
     header = next(reader, None)
     if header is None:
         raise CatalogError(f"{source}: empty file, expected header {','.join(COLUMNS)}")

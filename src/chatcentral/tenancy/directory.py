@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Row, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from chatcentral.conversation.shop import Shop
 from chatcentral.models.central import Plan, Tenant
@@ -106,6 +106,12 @@ def shop_of(row: Row[Any]) -> Shop:
     )
 
 
+async def shop_by_id(conn: AsyncConnection, tenant_id: int) -> Shop | None:
+    """One shop by its id, read on the caller's connection (the admin API, per request)."""
+    row = (await conn.execute(select(*_COLUMNS).where(Tenant.id == tenant_id))).first()
+    return None if row is None else shop_of(row)
+
+
 async def load_shops(engine: AsyncEngine, slug: str | None = None) -> list[Shop]:
     """Every active shop (or the one named, active or not), for the periodic jobs and
     commands that go over shops rather than answer one webhook."""
@@ -115,4 +121,4 @@ async def load_shops(engine: AsyncEngine, slug: str | None = None) -> list[Shop]
         return [shop_of(row) for row in (await conn.execute(query)).all()]
 
 
-__all__ = ["Shop", "TenantDirectory", "load_shops", "shop_of"]
+__all__ = ["Shop", "TenantDirectory", "load_shops", "shop_by_id", "shop_of"]

@@ -1,0 +1,436 @@
+"""The catalog: list, one product, create, update, deactivate, and the whole catalog in
+and out as CSV in the onboarding format (`tenancy/catalog.py`: the same parser, so the
+same line-numbered errors as `tenant create --catalog`)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from sqlalchemy import ColumnElement, and_, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+from starlette.responses import Response
+
+from chatcentral.api import pages
+from chatcentral.api.endpoint import Call, Endpoint
+from chatcentral.api.fields import Money, Name, Note, Quantity, Short
+from chatcentral.api.problems import FieldError, conflict, invalid, not_found
+from chatcentral.models.tenant import FRACTIONAL_UNITS, Category, Product, Unit
+from chatcentral.tenancy.catalog import COLUMNS, CatalogError, CatalogItem, parse_catalog
+
+CSV_MEDIA = "text/csv"
+UPLOAD = "upload"  # how the parser names the file in its errors: "upload:LINE: …"
+_LINE_ERROR = re.compile(rf"^{UPLOAD}:(\d+): (.*)$", re.DOTALL)
+
+
+class ProductOut(BaseModel):
+    id: int
+    name: str
+    category: str
+    price: Decimal
+    unit: Unit
+    description: str | None
+    stock: Decimal | None = Field(description="null: not tracked, always available")
+    active: bool
+    retailer_id: str | None
+    position: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class ProductPage(pages.Page[ProductOut]):
+    pass
+
+
+class ProductQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    active: bool | None = None
+    category: Name | None = Field(default=None, description="category name, exactly")
+    search: Short | None = Field(default=None, description="part of the name, any case")
+    cursor: pages.Cursor | None = None
+    limit: pages.Limit = pages.PAGE_DEFAULT
+
+
+def _whole_stock(unit: Unit, stock: Decimal | None) -> str | None:
+    if stock is not None and unit not in FRACTIONAL_UNITS and stock != stock.to_integral_value():
+        return f"stock must be a whole number for unit {unit}"
+    return None
+
+
+class ProductCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    category: Name = Field(description="created when the shop has no category of that name")
+    price: Money
+    unit: Unit
+    description: Note | None = None
+    stock: Quantity | None = Field(default=None, description="null: not tracked")
+    active: bool = True
+    retailer_id: Short | None = Field(default=None, description="WhatsApp catalog id")
+
+    @model_validator(mode="after")
+    def _stock_fits_unit(self) -> ProductCreate:
+        problem = _whole_stock(self.unit, self.stock)
+        if problem:
+            raise ValueError(problem)
+        return self
+
+
+class ProductUpdate(BaseModel):
+    """Only the fields given change; `stock`, `description` and `retailer_id` may be set
+    to null (stock null: not tracked)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Omitted means unchanged; null is refused for these (`_not_null`).
+    name: Name | None = None
+    category: Name | None = None
+    price: Money | None = None
+    unit: Unit | None = None
+    active: bool | None = None
+    description: Note | None = None
+    stock: Quantity | None = None
+    retailer_id: Short | None = None
+
+    @field_validator("name", "category", "price", "unit", "active", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("may be omitted, not null")
+        return value
+
+
+class ImportResult(BaseModel):
+    created: int
+    updated: int
+
+
+_PRODUCT = select(
+    Product.id,
+    Product.name,
+    Category.name.label("category"),
+    Product.price,
+    Product.unit,
+    Product.description,
+    Product.stock,
+    Product.active,
+    Product.retailer_id,
+    Product.position,
+    Product.created_at,
+    Product.updated_at,
+).join(Category, Category.id == Product.category_id)
+
+
+async def _read(conn: AsyncConnection, product_id: int) -> ProductOut | None:
+    row = (await conn.execute(_PRODUCT.where(Product.id == product_id))).first()
+    return None if row is None else ProductOut.model_validate(row._asdict())
+
+
+async def _category(conn: AsyncConnection, name: str) -> int:
+    """The shop's category of this name (any case), made at the end of the list if new."""
+    found = (
+        await conn.execute(select(Category.id).where(func.lower(Category.name) == name.lower()))
+    ).scalar()
+    if found is not None:
+        return int(found)
+    position = select(func.coalesce(func.max(Category.position) + 1, 0)).scalar_subquery()
+    made = await conn.execute(
+        insert(Category).values(name=name, position=position).returning(Category.id)
+    )
+    return int(made.scalar_one())
+
+
+def _clash(exc: IntegrityError) -> str:
+    name = getattr(getattr(exc.orig, "diag", None), "constraint_name", None) or ""
+    if "retailer" in name:
+        return "another product has this retailer_id"
+    return "the category already has a product of this name"
+
+
+async def list_products(call: Call) -> ProductPage:
+    """The catalog, newest first, a page at a time."""
+    q = call.query(ProductQuery)
+    conditions: list[ColumnElement[bool]] = []
+    if q.active is not None:
+        conditions.append(Product.active.is_(q.active))
+    if q.category is not None:
+        conditions.append(Category.name == q.category)
+    if q.search is not None:
+        escaped = q.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        conditions.append(Product.name.ilike(f"%{escaped}%", escape="\\"))
+    if q.cursor is not None:
+        conditions.append(Product.id < pages.decode(q.cursor))
+    query = _PRODUCT.where(and_(True, *conditions)).order_by(Product.id.desc()).limit(q.limit + 1)
+    items = [ProductOut.model_validate(r._asdict()) for r in (await call.conn.execute(query))]
+    shown, cursor = pages.page(items, [item.id for item in items], q.limit)
+    return ProductPage(items=shown, next_cursor=cursor)
+
+
+async def get_product(call: Call) -> ProductOut:
+    """One product."""
+    product = await _read(call.conn, call.path["product_id"])
+    if product is None:
+        raise not_found(f"no product {call.path['product_id']} in this shop")
+    return product
+
+
+async def create_product(call: Call) -> ProductOut:
+    """Add a product (its category is made if the shop has none of that name)."""
+    new = call.body(ProductCreate)
+    category_id = await _category(call.conn, new.category)
+    position = select(func.coalesce(func.max(Product.position) + 1, 0)).scalar_subquery()
+    try:
+        made = await call.conn.execute(
+            insert(Product)
+            .values(
+                category_id=category_id,
+                name=new.name,
+                price=new.price,
+                unit=new.unit.value,
+                description=new.description,
+                stock=new.stock,
+                active=new.active,
+                retailer_id=new.retailer_id,
+                position=position,
+            )
+            .returning(Product.id)
+        )
+    except IntegrityError as exc:
+        raise conflict("duplicate", _clash(exc)) from None
+    product = await _read(call.conn, int(made.scalar_one()))
+    assert product is not None
+    return product
+
+
+async def update_product(call: Call) -> ProductOut:
+    """Change some fields of a product."""
+    product_id = call.path["product_id"]
+    change = call.body(ProductUpdate)
+    current = await _read(call.conn, product_id)
+    if current is None:
+        raise not_found(f"no product {product_id} in this shop")
+    given = change.model_fields_set
+    values: dict[str, Any] = {
+        name: getattr(change, name)
+        for name in ("name", "price", "description", "stock", "active", "retailer_id")
+        if name in given
+    }
+    unit = current.unit if change.unit is None else change.unit
+    if change.unit is not None:
+        values["unit"] = unit.value
+    stock = change.stock if "stock" in given else current.stock
+    problem = _whole_stock(unit, stock)
+    if problem:
+        where = "stock" if "stock" in given else "unit"
+        raise invalid([FieldError(loc=["body", where], message=problem, type="value_error")])
+    if change.category is not None:
+        values["category_id"] = await _category(call.conn, change.category)
+    if values:
+        try:
+            await call.conn.execute(
+                update(Product)
+                .where(Product.id == product_id)
+                .values(**values, updated_at=func.now())
+            )
+        except IntegrityError as exc:
+            raise conflict("duplicate", _clash(exc)) from None
+    product = await _read(call.conn, product_id)
+    assert product is not None
+    return product
+
+
+async def deactivate_product(call: Call) -> ProductOut:
+    """Stop offering a product (it stays in past orders and can be activated again)."""
+    product_id = call.path["product_id"]
+    done = await call.conn.execute(
+        update(Product)
+        .where(Product.id == product_id)
+        .values(active=False, updated_at=func.now())
+        .returning(Product.id)
+    )
+    if done.first() is None:
+        raise not_found(f"no product {product_id} in this shop")
+    product = await _read(call.conn, product_id)
+    assert product is not None
+    return product
+
+
+async def import_products(call: Call) -> ImportResult:
+    """A CSV in the onboarding format: the whole file is checked first (the first bad
+    line is named), then each row updates the product of that category and name, or adds
+    it. Products not in the file are left as they are."""
+    items = _parse(call.raw_body)
+    created = updated = 0
+    for item in items:
+        category_id = await _category(call.conn, item.category)
+        values = {
+            "price": item.price,
+            "unit": item.unit.value,
+            "description": item.description,
+            "stock": item.stock,
+            "active": item.active,
+        }
+        changed = await call.conn.execute(
+            update(Product)
+            .where(
+                Product.category_id == category_id, func.lower(Product.name) == item.name.lower()
+            )
+            .values(**values, updated_at=func.now())
+            .returning(Product.id)
+        )
+        if changed.first() is not None:
+            updated += 1
+            continue
+        position = select(func.coalesce(func.max(Product.position) + 1, 0)).scalar_subquery()
+        await call.conn.execute(
+            insert(Product).values(
+                category_id=category_id, name=item.name, position=position, **values
+            )
+        )
+        created += 1
+    return ImportResult(created=created, updated=updated)
+
+
+def _parse(raw: bytes) -> list[CatalogItem]:
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise invalid(
+            [FieldError(loc=["body"], message="the file is not UTF-8 text", type="csv")]
+        ) from None
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise _line_problem(line, "contains a NUL character")
+    try:
+        return parse_catalog(text, source=UPLOAD)
+    except CatalogError as exc:
+        found = _LINE_ERROR.match(str(exc))
+        if found is None:  # the file as a whole (empty)
+            raise invalid(
+                [FieldError(loc=["body"], message=str(exc), type="csv")], str(exc)
+            ) from None
+        raise _line_problem(int(found.group(1)), found.group(2)) from None
+
+
+def _line_problem(line: int, message: str) -> Exception:
+    return invalid(
+        [FieldError(loc=["body", line], message=message, type="csv")],
+        f"line {line}: {message} (nothing was imported)",
+    )
+
+
+async def export_products(call: Call) -> Response:
+    """The whole catalog as CSV in the onboarding format (import it back unchanged)."""
+    rows = await call.conn.execute(
+        _PRODUCT.order_by(Category.position, Category.id, Product.position, Product.id)
+    )
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for row in rows:
+        stock = "" if row.stock is None else _plain(row.stock)
+        writer.writerow(
+            (
+                row.name,
+                row.category,
+                f"{row.price:.2f}",
+                row.unit,
+                row.description or "",
+                stock,
+                "true" if row.active else "false",
+            )
+        )
+    return Response(
+        out.getvalue(),
+        media_type=f"{CSV_MEDIA}; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="catalogo.csv"'},
+    )
+
+
+def _plain(value: Decimal) -> str:
+    """12.500 → 12.5, 40.000 → 40."""
+    text = f"{value:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+ENDPOINTS = (
+    Endpoint(
+        "GET",
+        "/products",
+        list_products,
+        "List products, newest first",
+        "products",
+        response=ProductPage,
+        query=ProductQuery,
+    ),
+    Endpoint(
+        "POST",
+        "/products",
+        create_product,
+        "Add a product",
+        "products",
+        response=ProductOut,
+        body=ProductCreate,
+        status=201,
+        problems=(409,),
+    ),
+    Endpoint(
+        "GET",
+        "/products/export",
+        export_products,
+        "The catalog as CSV (the onboarding format)",
+        "products",
+        response_media=CSV_MEDIA,
+    ),
+    Endpoint(
+        "POST",
+        "/products/import",
+        import_products,
+        "Import a CSV catalog (the onboarding format)",
+        "products",
+        response=ImportResult,
+        body_media=CSV_MEDIA,
+        problems=(),
+        description=(
+            "Columns name,category,price,unit,description,stock,active. The whole file "
+            "is checked first; the first bad line is answered as 422 with "
+            "`errors[0].loc == ['body', LINE]` and nothing is imported."
+        ),
+    ),
+    Endpoint(
+        "GET",
+        "/products/{product_id:int}",
+        get_product,
+        "One product",
+        "products",
+        response=ProductOut,
+        problems=(404,),
+    ),
+    Endpoint(
+        "PATCH",
+        "/products/{product_id:int}",
+        update_product,
+        "Change some fields of a product",
+        "products",
+        response=ProductOut,
+        body=ProductUpdate,
+        problems=(404, 409),
+    ),
+    Endpoint(
+        "POST",
+        "/products/{product_id:int}/deactivate",
+        deactivate_product,
+        "Stop offering a product",
+        "products",
+        response=ProductOut,
+        problems=(404,),
+    ),
+)
