@@ -614,7 +614,7 @@ def main() -> None:
             (
                 f"`pg_dump` of the whole database ({db_size / 1e6:.0f} MB on disk): succeeded in "
                 f"{dump.seconds:.1f} s, {dump.size / 1e6:.0f} MB of SQL, {dump.schemas} schemas "
-                f"(central, public and the shops'); it locks {relations} relations, the lock "
+                f"(central and the shops'); it locks {relations} relations, the lock "
                 f"table holds {slots} (max_locks_per_transaction × connections)"
             )
             if dump.ok
