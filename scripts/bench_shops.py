@@ -494,7 +494,8 @@ def main() -> None:
         "--customers",
         type=int,
         default=None,
-        help="customers per run, spread over the shops (default: one per shop, at least 100)",
+        help="customers per run, spread over the shops (default: one per shop; at least 100 "
+        "unless --quick)",
     )
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--drain-limit", type=float, default=60.0, help="seconds")
@@ -521,7 +522,7 @@ def main() -> None:
     if args.shops is None:
         args.shops = 50 if args.quick else 1000
     if args.customers is None:
-        args.customers = max(100, args.shops)
+        args.customers = args.shops if args.quick else max(100, args.shops)
     args.customers -= args.customers % args.shops  # the same count on each side
     if args.customers < args.shops:
         raise SystemExit("--customers must be at least --shops")
