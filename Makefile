@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install test test-fast lint format run bench drill clean
+.PHONY: install test test-fast lint format run bench bench-shops drill clean
 
 install: ## create .venv and install chatcentral with its dev extras
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make install: $(PYTHON) not found (set PYTHON=...)"; exit 1; }
@@ -39,6 +39,9 @@ run: .env ## serve on 127.0.0.1:8000 with the demo shops
 bench: ## the message path end to end (loopback and Meta-like latency, against its ceilings), then the dispatcher alone at Meta-like latency: tables also in docs/BENCHMARKS.md (BENCH_ARGS=--quick for a smaller load)
 	$(BIN)/python scripts/bench_messages.py $(BENCH_ARGS)
 	$(BIN)/python scripts/bench_dispatcher.py $(BENCH_ARGS)
+
+bench-shops: ## 1,000 shops: provisioning, migrate, the same load over 1 shop and over 1,000 (latency, server and PostgreSQL memory), pg_dump; also in docs/BENCHMARKS.md (BENCH_ARGS=--quick for 50 shops)
+	$(BIN)/python scripts/bench_shops.py $(BENCH_ARGS)
 
 drill: ## fault drills against chatcentral run: duplicates, Graph API faults, kill -9, PostgreSQL restart, fuzz
 	$(BIN)/python scripts/drill.py $(DRILL_ARGS)

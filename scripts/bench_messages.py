@@ -43,9 +43,8 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import threading
 import time
-from collections import defaultdict, deque
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,156 +52,16 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from load_webhooks import LOCAL_SECRET, percentile, provision, start_server
+from benchlib.httpclient import Connection
+from benchlib.load import WORDS, drive, inbound_body, match_replies, plan
+from benchlib.procfs import TICK_MS, CpuProbe, fake_tid, postmaster_pid, ticks, wait_quiet
+from benchlib.report import DOCS, ROOT, code_version, ms_cell, write_section
+from load_webhooks import LOCAL_SECRET, provision, start_server
 
 from chatcentral.db.databases import recreate_database
 from chatcentral.db.embedded import start_embedded
 from chatcentral.simulator.fake_cloud import FakeCloud
-from chatcentral.simulator.webhooks import (
-    contact,
-    message,
-    one_change,
-    signed,
-    status,
-    text_content,
-)
-
-WORDS = ("hola", "catálogo", "menú", "estado", "menú", "ayuda")
-STATES = ("sent", "delivered", "read")
-ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs" / "BENCHMARKS.md"
-TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
-
-
-# --- A light HTTP/1.1 client: the load generator must not be the bottleneck ------------------
-
-
-class Connection:
-    """One keep-alive connection that POSTs and reads the answer (Content-Length or chunked)."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def post(self, path: str, body: bytes, headers: dict[str, str]) -> int:
-        for attempt in (1, 2):
-            try:
-                if self.writer is None:
-                    self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-                return await self._exchange(path, body, headers)
-            except (ConnectionError, asyncio.IncompleteReadError):
-                self.close()
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
-
-    async def _exchange(self, path: str, body: bytes, headers: dict[str, str]) -> int:
-        assert self.reader is not None and self.writer is not None
-        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-        self.writer.write(
-            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\n{head}"
-            f"Content-Length: {len(body)}\r\n\r\n".encode()
-            + body
-        )
-        raw = await self.reader.readuntil(b"\r\n\r\n")
-        lines = raw.decode("latin-1").split("\r\n")
-        code = int(lines[0].split(" ", 2)[1])
-        fields = {k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:])}
-        if "content-length" in fields:
-            await self.reader.readexactly(int(fields["content-length"]))
-        elif fields.get("transfer-encoding") == "chunked":
-            while True:
-                size = int((await self.reader.readline()).strip(), 16)
-                await self.reader.readexactly(size + 2)
-                if size == 0:
-                    break
-        if fields.get("connection") == "close":
-            self.close()
-        return code
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-        self.reader = self.writer = None
-
-
-# --- CPU from /proc -------------------------------------------------------------------------
-
-
-def _ticks(path: str, children: bool = False) -> int:
-    try:
-        fields = Path(path).read_text().rsplit(")", 1)[1].split()
-    except (FileNotFoundError, ProcessLookupError, IndexError):
-        return 0
-    # After the command: state is fields[0], utime fields[11], stime [12], cutime [13], cstime [14]
-    used = int(fields[11]) + int(fields[12])
-    return used + (int(fields[13]) + int(fields[14]) if children else 0)
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[2]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
-@dataclass
-class CpuProbe:
-    """utime+stime of the server, of PostgreSQL (postmaster + children, reaped ones
-    included), of this process and of the fake Cloud API's thread."""
-
-    server_pid: int
-    postmaster_pid: int
-    fake_tid: int | None
-
-    def sample(self) -> dict[str, int]:
-        pg = _ticks(f"/proc/{self.postmaster_pid}/stat", children=True)
-        pg += sum(_ticks(f"/proc/{c}/stat") for c in _children(self.postmaster_pid))
-        fake = _ticks(f"/proc/self/task/{self.fake_tid}/stat") if self.fake_tid else 0
-        busy = _machine_busy()
-        return {
-            "machine": busy,
-            "server": _ticks(f"/proc/{self.server_pid}/stat"),
-            "postgres": pg,
-            "loadgen": _ticks("/proc/self/stat") - fake,
-            "fake": fake,
-        }
-
-
-def _machine_busy() -> int:
-    fields = Path("/proc/stat").read_text().split()[1:9]
-    return sum(int(x) for i, x in enumerate(fields) if i not in (3, 4))  # not idle, iowait
-
-
-def wait_quiet(limit_s: float) -> None:
-    """Wait (up to `limit_s`) until the rest of the machine uses under 0.15 cores."""
-    deadline = time.monotonic() + limit_s
-    while True:
-        busy = _machine_busy()
-        time.sleep(1)
-        cores = (_machine_busy() - busy) * TICK_MS / 1000
-        if cores < 0.15 or time.monotonic() > deadline:
-            print(f"machine busy with {cores:.2f} cores before the run", flush=True)
-            return
-
-
-def _postmaster_pid(pgdata: Path) -> int:
-    return int((pgdata / "postmaster.pid").read_text().split()[0])
-
-
-def _fake_tid() -> int | None:
-    for thread in threading.enumerate():
-        if thread.name == "fake-cloud":
-            return thread.native_id
-    return None
-
+from chatcentral.simulator.webhooks import signed
 
 # --- The load -------------------------------------------------------------------------------
 
@@ -223,169 +82,6 @@ class RunResult:
     cpu_ms: dict[str, float] = field(default_factory=dict)
     other_cores: float = 0.0  # CPU of every other process on the machine meanwhile, in cores
     non_200: int = 0
-
-
-def inbound_body(number: str, customer: str, seq: int, word: str) -> bytes:
-    wamid = f"wamid.BENCH{seq:09d}x{os.getpid()}"
-    item = message(customer, wamid, 1_760_000_000 + seq, text_content(word))
-    sender = contact(customer, f"Cliente {customer[-4:]}")
-    return json.dumps(one_change(number, contacts=[sender], messages=[item])).encode()
-
-
-def plan(numbers: list[str], customers_per_shop: int, run: int) -> list[tuple[str, bytes]]:
-    """Every customer's six messages, round robin: a customer's next message comes after
-    every other customer's current one."""
-    customers = [
-        (number, f"5255{run}{shop:03d}{index:04d}")
-        for index in range(customers_per_shop)
-        for shop, number in enumerate(numbers)
-    ]
-    jobs = []
-    seq = run * 1_000_000
-    for word in WORDS:
-        for number, customer in customers:
-            seq += 1
-            jobs.append((customer, inbound_body(number, customer, seq, word)))
-    return jobs
-
-
-def pending_rows(conn: psycopg.Connection) -> int:
-    row = conn.execute("SELECT count(*) FROM central.outbox WHERE status = 'pending'")
-    return int(row.fetchone()[0])  # type: ignore[index]
-
-
-async def drive(
-    base: str,
-    jobs: list[tuple[str, bytes]],
-    concurrency: int,
-    fake: FakeCloud,
-    numbers_of: dict[str, str],
-    with_statuses: bool,
-    db_url: str,
-    drain_limit: float,
-) -> tuple[float, float, list[tuple[str, float, float]], list[float], int, float | None, int]:
-    """Send the inbound jobs (and statuses for each reply seen) at `concurrency`; return the
-    time of the first send, of the last inbound ack, the inbound sends (customer, start,
-    ack ms), the status acks, non-200s, the drain time and what was left pending."""
-    host, port = base.removeprefix("http://").rsplit(":", 1)
-    prepared = [(customer, *signed(raw, LOCAL_SECRET)) for customer, raw in jobs]
-    inbound = deque(prepared)
-    busy: set[str] = set()  # customers with a message in flight: each waits for its ack
-    statuses: deque[bytes] = deque()
-    sends: list[tuple[str, float, float]] = []
-    status_ms: list[float] = []
-    bad = 0
-    seen = len(fake.calls())  # statuses only for the replies of these messages
-    inbound_done = asyncio.Event()
-    all_done = asyncio.Event()
-
-    async def watch_replies() -> None:
-        nonlocal seen
-        while not all_done.is_set():
-            calls = fake.calls()
-            for call in calls[seen:]:
-                if call.wamid and with_statuses:
-                    to = str(call.body.get("to", "")).lstrip("+")
-                    number = numbers_of.get(to)
-                    for state in STATES if number else ():
-                        item = status(call.wamid, state, 1_760_000_100, to)
-                        raw = json.dumps(one_change(number, statuses=[item])).encode()
-                        statuses.append(raw)
-            seen = len(calls)
-            await asyncio.sleep(0.05)
-
-    async def worker() -> None:
-        nonlocal bad
-        conn = Connection(host, int(port))
-        while True:
-            if statuses:
-                raw = statuses.popleft()
-                body, headers = signed(raw, LOCAL_SECRET)
-                started = time.monotonic()
-                code = await conn.post("/webhook", body, headers)
-                status_ms.append((time.monotonic() - started) * 1000)
-            elif (job := next_inbound(inbound, busy)) is not None:
-                customer, body, headers = job
-                busy.add(customer)
-                started = time.monotonic()
-                code = await conn.post("/webhook", body, headers)
-                sends.append((customer, started, (time.monotonic() - started) * 1000))
-                busy.discard(customer)
-                if not inbound and len(sends) == len(prepared):
-                    inbound_done.set()
-            elif all_done.is_set() and not inbound:
-                break
-            else:
-                await asyncio.sleep(0.01)
-                continue
-            bad += code != 200
-        conn.close()
-
-    watcher = asyncio.create_task(watch_replies())
-    workers = [asyncio.create_task(worker()) for _ in range(concurrency)]
-    first = time.monotonic()
-    await inbound_done.wait()
-    last_ack = max(start + ms / 1000 for _, start, ms in sends)
-    # Drain: the outbox empties (statuses keep coming for the replies still going out).
-    drain: float | None = None
-    deadline = last_ack + drain_limit
-    left = 0
-    # One connection for the polling: a new backend per poll would count as PostgreSQL CPU.
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        while time.monotonic() < deadline:
-            left = await asyncio.to_thread(pending_rows, conn)
-            if left == 0:
-                drain = max(0.0, time.monotonic() - last_ack)
-                break
-            await asyncio.sleep(0.05)
-    # The last statuses for the last replies, then stop.
-    await asyncio.sleep(0.2)
-    for _ in range(600):
-        if not statuses:
-            break
-        await asyncio.sleep(0.05)
-    all_done.set()
-    await asyncio.gather(*workers)
-    await watcher
-    return first, last_ack, sends, status_ms, bad, drain, left
-
-
-def next_inbound(
-    inbound: deque[tuple[str, bytes, dict[str, str]]], busy: set[str]
-) -> tuple[str, bytes, dict[str, str]] | None:
-    """The first queued message whose customer has nothing in flight and no earlier message
-    queued: a customer's messages go one at a time, in order."""
-    seen: set[str] = set()
-    for index, job in enumerate(inbound):
-        if index > 256:
-            break
-        if job[0] not in busy and job[0] not in seen:
-            del inbound[index]
-            return job
-        seen.add(job[0])
-    return None
-
-
-def match_replies(
-    sends: list[tuple[str, float, float]], fake: FakeCloud
-) -> tuple[list[float], int]:
-    """Inbound -> reply ms: the k-th reply call to a customer answers its k-th message."""
-    replies: dict[str, list[float]] = defaultdict(list)
-    for call in fake.calls():
-        if call.wamid:
-            replies[str(call.body.get("to", "")).lstrip("+")].append(call.received_at)
-    by_customer: dict[str, list[float]] = defaultdict(list)
-    for customer, started, _ in sorted(sends, key=lambda s: s[1]):
-        by_customer[customer].append(started)
-    out, unmatched = [], 0
-    for customer, starts in by_customer.items():
-        got = sorted(replies.get(customer, []))
-        for index, started in enumerate(starts):
-            if index < len(got):
-                out.append((got[index] - started) * 1000)
-            else:
-                unmatched += 1
-    return out, unmatched
 
 
 def one_run(
@@ -420,7 +116,7 @@ def one_run(
         asyncio.run(
             drive(base, warm, min(len(warm), args.concurrency), fake, {}, False, db_url, 30)
         )
-        probe = CpuProbe(proc.pid, _postmaster_pid(server.pgdata), _fake_tid())  # type: ignore[attr-defined]
+        probe = CpuProbe(proc.pid, postmaster_pid(server.pgdata), fake_tid())  # type: ignore[attr-defined]
         spy = start_profile(args.profile, proc.pid) if args.profile else None
         before = probe.sample()
         window_started = time.monotonic()
@@ -710,9 +406,9 @@ def starlette_ceiling(
             await asyncio.gather(*(worker() for _ in range(concurrency)))
             return time.monotonic() - started
 
-        cpu0 = _ticks("/proc/self/stat")
+        cpu0 = ticks("/proc/self/stat")
         elapsed = asyncio.run(go())
-        cpu = (_ticks("/proc/self/stat") - cpu0) * TICK_MS / count
+        cpu = (ticks("/proc/self/stat") - cpu0) * TICK_MS / count
         return count / elapsed, cpu
     finally:
         proc.terminate()
@@ -720,35 +416,6 @@ def starlette_ceiling(
 
 
 # --- Report ---------------------------------------------------------------------------------
-
-
-def code_version() -> str:
-    import chatcentral
-
-    where = Path(chatcentral.__file__).resolve().parent
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(where), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(where), "status", "--porcelain", "--", ":/src", ":/central_schema"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return commit + ("-dirty" if dirty else "")
-
-
-def _ms(values: list[float], pct: float) -> str:
-    if not values:
-        return "—"
-    value = percentile(values, pct)
-    return f"{value:.0f}" if value != float("inf") else "never"
 
 
 def table(
@@ -773,8 +440,9 @@ def table(
             f"| {r.name}: {r.messages} msgs + {r.statuses} statuses"
             f"{f' (other processes: {r.other_cores:.2f} cores)' if r.other_cores >= 0.05 else ''}"
             f"{f', {r.non_200} non-200' if r.non_200 else ''} "
-            f"| {r.rate:.0f} | {_ms(r.ack_ms, 50)} / {_ms(r.ack_ms, 95)} / {_ms(r.ack_ms, 99)} "
-            f"| {_ms(replies, 50)} / {_ms(replies, 99)}{unmatched} | {drain} "
+            f"| {r.rate:.0f} | {ms_cell(r.ack_ms, 50)} / {ms_cell(r.ack_ms, 95)} / "
+            f"{ms_cell(r.ack_ms, 99)} "
+            f"| {ms_cell(replies, 50)} / {ms_cell(replies, 99)}{unmatched} | {drain} "
             f"| {r.cpu_ms['server']:.1f} / {r.cpu_ms['postgres']:.1f} / "
             f"{r.cpu_ms['loadgen']:.1f} (fake API {r.cpu_ms['fake']:.1f}) "
             f"| {r.rate / ceiling:.2f} |"
@@ -793,18 +461,7 @@ def table(
 def write_docs(slot: str, heading: str, body: list[str]) -> None:
     begin, end = f"<!-- message bench {slot}: begin -->", f"<!-- message bench {slot}: end -->"
     block = "\n".join([begin, heading, "", *body, end])
-    text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-    if begin in text and end in text:
-        head, rest = text.split(begin, 1)
-        text = head + block + rest.split(end, 1)[1]
-    else:
-        section = "## Message path (`make bench`)"
-        if section not in text:
-            text = text.rstrip("\n") + f"\n\n{section}\n"
-        head, rest = text.split(section, 1)
-        text = head + section + "\n\n" + block + "\n" + rest.lstrip("\n")
-        text = text.rstrip("\n") + "\n"
-    DOCS.write_text(text)
+    write_section(begin, end, block, "## Message path (`make bench`)")
 
 
 def main() -> None:

@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     chatcentral_db_pool_size: int = Field(default=5, ge=1, le=200)
     chatcentral_db_max_overflow: int = Field(default=5, ge=0, le=200)
     chatcentral_db_pool_recycle_s: int = Field(default=1800, ge=10)
+    # A pooled connection that has run statements in more than this many tenant schemas is
+    # replaced when it next leaves the pool (0: never): its backend's catalog caches grow
+    # with every schema it touches, and a lifetime alone does not bound that under load.
+    chatcentral_db_conn_max_schemas: int = Field(default=100, ge=0)
     chatcentral_log_level: str = "INFO"
     # `json` (one object per line, for log shippers) or `text`; unset: json in production.
     chatcentral_log_format: Literal["text", "json"] | None = None

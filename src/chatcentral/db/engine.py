@@ -10,11 +10,16 @@ from __future__ import annotations
 from collections import OrderedDict
 from threading import Lock
 
-from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor, ExecutionContext
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 
 from chatcentral.config import Settings
+
+# The tenant schemas a pooled connection has run statements in (its pool entry's `info`,
+# which lives as long as the database connection).
+_SCHEMAS_SEEN = "chatcentral.schemas"
 
 
 def async_url(url: str) -> str:
@@ -36,7 +41,8 @@ def make_engine(url: str, settings: Settings | None = None) -> AsyncEngine:
     pool_size = settings.chatcentral_db_pool_size if settings else 5
     max_overflow = settings.chatcentral_db_max_overflow if settings else 5
     recycle = settings.chatcentral_db_pool_recycle_s if settings else 1800
-    return create_async_engine(
+    max_schemas = settings.chatcentral_db_conn_max_schemas if settings else 100
+    engine = create_async_engine(
         async_url(url),
         pool_size=pool_size,
         max_overflow=max_overflow,
@@ -44,6 +50,39 @@ def make_engine(url: str, settings: Settings | None = None) -> AsyncEngine:
         pool_pre_ping=False,
         connect_args={"application_name": "chatcentral"},
     )
+    cap_schemas_per_connection(engine, max_schemas)
+    return engine
+
+
+def cap_schemas_per_connection(engine: AsyncEngine, limit: int) -> None:
+    """Replace a pooled connection once it has run statements in more than `limit` tenant
+    schemas (0: never). A PostgreSQL backend caches the catalog of every relation it opens
+    and never gives that memory back, so with many shops a connection's memory follows the
+    number of schemas it served, which a maximum age bounds only at a given traffic. Each
+    statement notes its schema (a set insert); at check-in a connection over the limit is
+    soft-invalidated, and its next checkout opens a fresh backend in its place."""
+    if limit <= 0:
+        return
+
+    def note_schema(
+        conn: Connection,
+        cursor: DBAPICursor,
+        statement: str,
+        parameters: object,
+        context: ExecutionContext | None,
+        executemany: bool,
+    ) -> None:
+        mapping = context.execution_options.get("schema_translate_map") if context else None
+        schema = mapping.get(None) if mapping else None
+        if schema is not None:
+            conn.info.setdefault(_SCHEMAS_SEEN, set()).add(schema)
+
+    def judge(dbapi_connection: DBAPIConnection | None, entry: ConnectionPoolEntry) -> None:
+        if len(entry.info.get(_SCHEMAS_SEEN, ())) > limit:
+            entry.invalidate(soft=True)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", note_schema)
+    event.listen(engine.sync_engine, "checkin", judge)
 
 
 def make_sync_engine(url: str) -> Engine:
