@@ -108,7 +108,7 @@ def shop_of(row: Row[Any]) -> Shop:
 
 async def shop_by_id(conn: AsyncConnection, tenant_id: int) -> Shop | None:
     """One shop by its id, read on the caller's connection (the admin API, per request)."""
-    row = (await conn.execute(select(*_COLUMNS).where(Tenant.id == tenant_id))).first()
+    row = (await conn.execute(_shops().where(Tenant.id == tenant_id))).first()
     return None if row is None else shop_of(row)
 
 
