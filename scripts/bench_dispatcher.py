@@ -40,7 +40,9 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_messages import TICK_MS, _ticks, code_version, start_profile, summarize_profile
+from bench_messages import start_profile, summarize_profile
+from benchlib.procfs import TICK_MS, ticks
+from benchlib.report import code_version
 from load_webhooks import LOCAL_SECRET, provision
 
 from chatcentral.db.databases import recreate_database
@@ -165,7 +167,7 @@ def one_run(
         deadline = time.monotonic() + 30 + total / 40
         while len(fake.calls()) < total + marks and time.monotonic() < deadline:
             time.sleep(0.25)
-        cpu = _ticks(f"/proc/{worker.pid}/stat") * TICK_MS
+        cpu = ticks(f"/proc/{worker.pid}/stat") * TICK_MS
         if spy is not None and profile is not None:
             spy.send_signal(signal.SIGINT)
             spy.wait(timeout=60)

@@ -11,6 +11,7 @@ from sqlalchemy import Column, Integer, MetaData, Table, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chatcentral.config import Settings
+from chatcentral.db.driver import driver_of, enter_schema
 from chatcentral.db.engine import TenantBinder, make_engine
 
 SCHEMAS = ("shop_a", "shop_b", "shop_c", "shop_d")
@@ -94,5 +95,34 @@ async def test_zero_turns_the_limit_off(settings: Settings, schemas: tuple[str, 
     try:
         pids = {await _backend_in(binder, schema) for schema in schemas * 2}
         assert len(pids) == 1
+    finally:
+        await engine.dispose()
+
+
+async def test_the_message_paths_driver_statements_count_too(
+    settings: Settings, schemas: tuple[str, ...]
+) -> None:
+    """The hot path runs its SQL on the psycopg connection (db/driver.py), not through
+    SQLAlchemy's execute: the schemas it serves must count all the same."""
+    engine = _engine(settings, max_schemas=1)
+    binder = TenantBinder(engine)
+
+    async def driver_backend(schema: str) -> int:
+        async with binder.engine_for(schema).connect() as conn:
+            pg = await driver_of(conn)
+            async with pg.pipeline():
+                await enter_schema(pg, schema)
+                cursor = await pg.execute(
+                    "SELECT pg_backend_pid() FROM items RIGHT JOIN (SELECT 1) o ON true"
+                )
+            row = await cursor.fetchone()
+            await pg.rollback()
+            assert row is not None
+            return int(row[0])
+
+    try:
+        first = await driver_backend(schemas[0])
+        assert await driver_backend(schemas[1]) == first  # over the limit after this one
+        assert await driver_backend(schemas[0]) != first
     finally:
         await engine.dispose()

@@ -26,15 +26,26 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from chatcentral.db.engine import SCHEMAS_SEEN
+
 SET_SCHEMA = "SELECT set_config('search_path', %s, true)"
 # COMMIT as a statement of a pipeline: the pipeline's own Sync then ends it in the same
 # round trip (`connection.commit()` inside a pipeline syncs once more).
 COMMIT = "COMMIT"
 
 
-async def driver_of(conn: AsyncConnection) -> psycopg.AsyncConnection[Any]:
-    """The psycopg connection under this SQLAlchemy connection (same transaction)."""
+async def driver_of(conn: AsyncConnection, *schemas: str) -> psycopg.AsyncConnection[Any]:
+    """The psycopg connection under this SQLAlchemy connection (same transaction). The
+    tenant schemas it will serve (the connection's own, and `schemas`) are noted on the
+    pooled connection, as SQLAlchemy's statements note theirs, so that the pool replaces
+    a connection that served too many (`engine.cap_schemas_per_connection`)."""
     fairy = await conn.get_raw_connection()
+    sync = conn.sync_connection
+    options = sync.get_execution_options() if sync is not None else {}
+    mapping = options.get("schema_translate_map") or {}
+    served = {s for s in (mapping.get(None), *schemas) if s}
+    if served:
+        fairy.info.setdefault(SCHEMAS_SEEN, set()).update(served)
     driver = fairy.driver_connection
     if not isinstance(driver, psycopg.AsyncConnection):
         raise TypeError("the hot path needs the psycopg (async) driver")

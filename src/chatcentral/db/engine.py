@@ -19,7 +19,7 @@ from chatcentral.config import Settings
 
 # The tenant schemas a pooled connection has run statements in (its pool entry's `info`,
 # which lives as long as the database connection).
-_SCHEMAS_SEEN = "chatcentral.schemas"
+SCHEMAS_SEEN = "chatcentral.schemas"
 
 
 def async_url(url: str) -> str:
@@ -75,10 +75,10 @@ def cap_schemas_per_connection(engine: AsyncEngine, limit: int) -> None:
         mapping = context.execution_options.get("schema_translate_map") if context else None
         schema = mapping.get(None) if mapping else None
         if schema is not None:
-            conn.info.setdefault(_SCHEMAS_SEEN, set()).add(schema)
+            conn.info.setdefault(SCHEMAS_SEEN, set()).add(schema)
 
     def judge(dbapi_connection: DBAPIConnection | None, entry: ConnectionPoolEntry) -> None:
-        if len(entry.info.get(_SCHEMAS_SEEN, ())) > limit:
+        if len(entry.info.get(SCHEMAS_SEEN, ())) > limit:
             entry.invalidate(soft=True)
 
     event.listen(engine.sync_engine, "before_cursor_execute", note_schema)

@@ -92,7 +92,7 @@ class AcceptedRecorder:
             by_schema[row.schema].append((row, wamid))
         async with self._engine.connect() as conn:
             transaction = await conn.begin()
-            pg = await driver_of(conn)
+            pg = await driver_of(conn, *by_schema)
             async with pg.pipeline():
                 cursors = []
                 for schema, rows in by_schema.items():
