@@ -35,6 +35,14 @@ def test_an_order_moved_through_the_api_reaches_the_customer_on_whatsapp(
     tmp_path: Path,
     fake_cloud: FakeCloud,
 ) -> None:
+    # The admin API is a Premium feature.
+    subprocess.run(
+        [sys.executable, "-m", "chatcentral.cli", "tenant", "plan", "tienda", "premium"],
+        env={**os.environ, "DATABASE_URL": db_url},
+        cwd=tmp_path,
+        capture_output=True,
+        check=True,
+    )
     made = subprocess.run(
         [sys.executable, "-m", "chatcentral.cli", "tenant", "apikey", "create", "tienda"],
         env={**os.environ, "DATABASE_URL": db_url},

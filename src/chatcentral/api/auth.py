@@ -10,9 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 
 from chatcentral.api.keys import Principal, authenticate
-from chatcentral.api.problems import unauthorized
+from chatcentral.api.problems import outside_plan, unauthorized
 from chatcentral.conversation.shop import Shop
 from chatcentral.tenancy.directory import shop_by_id
+from chatcentral.tenancy.plans import ADMIN_API, plan_with
 
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="chatcentral"'}
 
@@ -39,4 +40,6 @@ async def caller(conn: AsyncConnection, key: str) -> Caller:
     shop = await shop_by_id(conn, principal.tenant_id)
     if shop is None:  # the key's shop was deleted under it
         raise unauthorized("the API key is unknown or revoked")
+    if not shop.includes(ADMIN_API):
+        raise outside_plan(ADMIN_API, await plan_with(conn, ADMIN_API))
     return Caller(principal, shop)

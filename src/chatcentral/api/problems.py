@@ -78,6 +78,18 @@ def unauthorized(detail: str) -> ApiProblem:
     return ApiProblem(401, "unauthorized", "Missing or invalid API key", detail)
 
 
+def outside_plan(feature: str, plan: str) -> ApiProblem:
+    """403: the shop's plan does not include `feature`; `plan` names one that does."""
+    return ApiProblem(
+        403,
+        "outside-plan",
+        "Not included in the shop's plan",
+        f"{feature} is included in the {plan} plan",
+        feature=feature,
+        plan=plan,
+    )
+
+
 def not_found(detail: str = "no such resource in this shop") -> ApiProblem:
     return ApiProblem(404, "not-found", "Not found", detail)
 

@@ -31,6 +31,10 @@ class Shop:
     access_token_encrypted: bytes | None
     plan: str = "premium"
     message_quota: int | None = None  # the plan's monthly messages; None: no limit
+    features: frozenset[str] | None = None  # what the plan includes; None: everything
+
+    def includes(self, feature: str) -> bool:
+        return self.features is None or feature in self.features
 
     @functools.cached_property
     def admin_ids(self) -> frozenset[str]:

@@ -34,6 +34,7 @@ _COLUMNS = (
     Tenant.access_token_encrypted,
     Plan.code.label("plan"),
     Plan.monthly_message_quota,
+    Plan.features,
 )
 
 
@@ -103,6 +104,7 @@ def shop_of(row: Row[Any]) -> Shop:
         access_token_encrypted=row.access_token_encrypted,
         plan=row.plan,
         message_quota=row.monthly_message_quota,
+        features=frozenset(row.features or ()),
     )
 
 

@@ -10,11 +10,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatcentral.db.engine import TenantBinder
 from chatcentral.models.central import Plan, Tenant
 from chatcentral.models.tenant import Product
 from chatcentral.tenancy.registry import UnknownTenant, record_change
+
+# Features a plan may include (`central.plans.features`) that the code gates on.
+ADMIN_API = "admin_api"
+
+
+async def plan_with(conn: AsyncConnection, feature: str) -> str:
+    """The name of the cheapest plan that includes `feature` (for a 403 that says which)."""
+    name = (
+        await conn.execute(
+            select(Plan.name)
+            .where(Plan.features.contains([feature]))
+            .order_by(Plan.monthly_price)
+            .limit(1)
+        )
+    ).scalar()
+    return str(name or "Premium")
 
 
 class PlanRefused(ValueError):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from chatcentral.cli import main
 from tests.conftest import ProvisionedShop
@@ -95,3 +95,20 @@ async def test_401_comes_before_judging_the_request(api: Api) -> None:
     # A bad body or unknown id without a valid key says nothing but 401.
     assert_problem(await api.post("/orders/999/status", key=None, content=b"{nope"), 401)
     assert_problem(await api.get("/orders/999", key="cck_wrong"), 401)
+
+
+async def test_a_shop_whose_plan_lacks_the_api_gets_403_naming_the_plan(
+    api: Api, sync_engine: Engine
+) -> None:
+    with sync_engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE central.tenants SET plan_id = "
+                "(SELECT id FROM central.plans WHERE code = 'complete') WHERE slug = 'tienda'"
+            )
+        )
+    problem = assert_problem(await api.get("/orders"), 403)
+    assert problem["plan"] == "Premium" and problem["feature"] == "admin_api"
+    assert "Premium" in problem["detail"]
+    assert (await api.get("/orders", key=api.other_key)).status_code == 200  # still Premium
+    assert_problem(await api.get("/orders", key="cck_nonsense"), 401)  # 401 comes first
