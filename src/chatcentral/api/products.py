@@ -205,6 +205,8 @@ async def create_product(call: Call) -> ProductOut:
         )
     except IntegrityError as exc:
         raise conflict("duplicate", _clash(exc)) from None
+    if new.active:
+        await _within_plan(call)
     product = await _read(call.conn, int(made.scalar_one()))
     assert product is not None
     return product
@@ -242,9 +244,30 @@ async def update_product(call: Call) -> ProductOut:
             )
         except IntegrityError as exc:
             raise conflict("duplicate", _clash(exc)) from None
+        if values.get("active") and not current.active:
+            await _within_plan(call)
     product = await _read(call.conn, product_id)
     assert product is not None
     return product
+
+
+async def _within_plan(call: Call) -> None:
+    """After a change that adds active products (in its transaction): refused, and so
+    rolled back, when the shop now has more than its plan allows."""
+    shop = call.caller.shop
+    if shop.product_limit is None:
+        return
+    active = (
+        await call.conn.execute(select(func.count()).select_from(Product).where(Product.active))
+    ).scalar_one()
+    if active > shop.product_limit:
+        raise conflict(
+            "product-limit",
+            f"the {shop.plan} plan allows {shop.product_limit} active products and this "
+            f"would make {active}: deactivate some or change plans",
+            limit=shop.product_limit,
+            active=active,
+        )
 
 
 async def deactivate_product(call: Call) -> ProductOut:
@@ -296,6 +319,7 @@ async def import_products(call: Call) -> ImportResult:
             )
         )
         created += 1
+    await _within_plan(call)
     return ImportResult(created=created, updated=updated)
 
 

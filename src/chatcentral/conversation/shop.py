@@ -32,6 +32,7 @@ class Shop:
     plan: str = "premium"
     message_quota: int | None = None  # the plan's monthly messages; None: no limit
     features: frozenset[str] | None = None  # what the plan includes; None: everything
+    product_limit: int | None = None  # active products the plan allows; None: no limit
 
     def includes(self, feature: str) -> bool:
         return self.features is None or feature in self.features

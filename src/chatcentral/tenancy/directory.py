@@ -35,6 +35,7 @@ _COLUMNS = (
     Plan.code.label("plan"),
     Plan.monthly_message_quota,
     Plan.features,
+    Plan.active_product_limit,
 )
 
 
@@ -105,6 +106,7 @@ def shop_of(row: Row[Any]) -> Shop:
         plan=row.plan,
         message_quota=row.monthly_message_quota,
         features=frozenset(row.features or ()),
+        product_limit=row.active_product_limit,
     )
 
 

@@ -194,3 +194,31 @@ async def test_a_body_too_large_is_413_after_the_key_is_checked(
     huge = b"name,category,price,unit,description,stock,active\n" + b"x" * (3 * 1024 * 1024)
     assert_problem(await api.post("/products/import", content=huge), 413)
     assert_problem(await api.post("/products/import", content=huge, key="cck_nope"), 401)
+
+
+async def test_activating_beyond_the_plans_product_limit_is_refused_and_nothing_changes(
+    api: Api, shops: dict[str, ProvisionedShop], sync_engine: Engine
+) -> None:
+    active = rows(sync_engine, "SELECT count(*) FROM tenant_tienda.products WHERE active")[0][0]
+    with sync_engine.begin() as conn:  # Premium, but only as many products as it has
+        conn.execute(
+            text("UPDATE central.plans SET active_product_limit = :n WHERE code = 'premium'"),
+            {"n": active},
+        )
+    refused = assert_problem(await api.post("/products", json=NEW), 409)
+    assert refused["limit"] == active and refused["active"] == active + 1
+    assert "deactivate some" in refused["detail"]
+    assert rows(
+        sync_engine, "SELECT count(*) FROM tenant_tienda.products WHERE name = :n", n=NEW["name"]
+    ) == [(0,)]  # rolled back
+    # Room again once one is off; then turning it back on is refused the same way.
+    made = (await api.post("/products", json={**NEW, "active": False})).json()
+    first = rows(sync_engine, "SELECT min(id) FROM tenant_tienda.products WHERE active")[0][0]
+    await api.post(f"/products/{first}/deactivate")
+    assert (await api.patch(f"/products/{made['id']}", json={"active": True})).status_code == 200
+    assert_problem(await api.patch(f"/products/{first}", json={"active": True}), 409)
+    csv = "name,category,price,unit,description,stock,active\nNuevo,Despensa,10,PIECE,,,true\n"
+    assert_problem(
+        await api.post("/products/import", content=csv, headers={"content-type": "text/csv"}),
+        409,
+    )
