@@ -34,6 +34,8 @@ from chatcentral.bootstrap import services
 from chatcentral.config import Settings, get_settings
 from chatcentral.inbound.service import Clock, utc_now
 from chatcentral.outbox.supervisor import Supervisor
+from chatcentral.panel.routes import PREFIX as PANEL_PREFIX
+from chatcentral.panel.routes import router as panel_router
 from chatcentral.webhook.routes import receive, verify_handshake
 
 log = logging.getLogger(__name__)
@@ -142,6 +144,7 @@ def create_app(
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         Mount(API_PREFIX, app=api_router()),
+        Mount(PANEL_PREFIX, app=panel_router()),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.settings = settings

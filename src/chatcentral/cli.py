@@ -22,6 +22,7 @@ from chatcentral.api.keys_cli import add_apikey_commands
 from chatcentral.config import ConfigError, Settings, get_settings
 from chatcentral.conversation.flow import flow_files
 from chatcentral.db.server import DatabaseTarget, resolve_database
+from chatcentral.panel.links_cli import add_panel_commands
 
 log = logging.getLogger("chatcentral")
 
@@ -159,6 +160,7 @@ def _build_parser() -> argparse.ArgumentParser:
     add_apikey_commands(tenant_commands, CliError, lambda: _admin_engine(get_settings()))
     _add_hours_commands(tenant_commands)
     _add_reminders_command(commands)
+    add_panel_commands(commands, CliError, lambda: _admin_engine(get_settings()), get_settings)
     return parser
 
 

@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     # Fernet key that encrypts per-tenant access tokens at rest in central.tenants.
     chatcentral_token_key: SecretStr | None = None
 
+    # The address shop owners open the panel at (https://bot.example.com): login links sent
+    # over WhatsApp and printed by `panel link` start with it. Never taken from a request's
+    # Host header (anyone could then have a real owner sent a link to their own site).
+    chatcentral_public_url: str | None = None
+
     chatcentral_s3_bucket: str | None = None
     aws_region: str | None = Field(
         default=None, validation_alias=AliasChoices("aws_region", "aws_default_region")
@@ -89,6 +94,15 @@ class Settings(BaseSettings):
     @field_validator("whatsapp_api_base_url")
     @classmethod
     def _check_base_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("chatcentral_public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/")
