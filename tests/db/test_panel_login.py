@@ -265,3 +265,25 @@ async def test_a_link_from_panel_link_signs_in(
     assert (await use_link(browser, token)).status_code == 303
     board = await browser.get("/panel/")
     assert "Agua La Fuente" in board.text
+
+
+async def test_old_links_and_sessions_are_cleared_as_new_ones_are_made(
+    browser: httpx.AsyncClient, shops: dict[str, ProvisionedShop], sync_engine: Engine
+) -> None:
+    await sign_in(browser, sync_engine, shops["grocery"].id)
+    with sync_engine.begin() as conn:
+        conn.execute(text("UPDATE central.panel_logins SET expires_at = now() - interval '2 days'"))
+        conn.execute(
+            text("UPDATE central.panel_sessions SET expires_at = now() - interval '2 days'")
+        )
+    await ask_for_link(browser, "55 8765 4321")  # two new links, one per shop
+    with sync_engine.connect() as conn:
+        logins = conn.execute(text("SELECT count(*) FROM central.panel_logins")).scalar_one()
+    assert logins == 2
+    await sign_in(browser, sync_engine, shops["grocery"].id)
+    with sync_engine.connect() as conn:
+        sessions = conn.execute(
+            text("SELECT count(*) FROM central.panel_sessions WHERE expires_at > now()")
+        ).scalar_one()
+        total = conn.execute(text("SELECT count(*) FROM central.panel_sessions")).scalar_one()
+    assert sessions == total == 1

@@ -96,7 +96,13 @@ def login_row(tenant_id: int, phone: str) -> tuple[str, Insert]:
     return token, statement
 
 
+# Used and expired links and sessions are deleted as new ones are made, after a day (kept
+# that long so a question about a recent login can still be answered from the table).
+_KEEP = timedelta(days=1)
+
+
 async def issue_link(conn: AsyncConnection, tenant_id: int, phone: str) -> str:
+    await conn.execute(delete(PanelLogin).where(PanelLogin.expires_at < func.now() - _KEEP))
     token, statement = login_row(tenant_id, phone)
     await conn.execute(statement)
     return token
@@ -121,6 +127,7 @@ async def redeem_link(conn: AsyncConnection, token: str) -> tuple[str, Session] 
     ).first()
     if claimed is None or claimed.tenant_id not in await admin_shops(conn, claimed.phone):
         return None
+    await conn.execute(delete(PanelSession).where(PanelSession.expires_at < func.now() - _KEEP))
     cookie = new_token()
     csrf = new_token()
     session_id = (
