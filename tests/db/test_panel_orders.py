@@ -220,3 +220,14 @@ async def test_the_live_feed_sends_the_newest_order_and_the_latest_change(
     again = await browser.get("/panel/events")
     data = json.loads(again.text.split("event: orders\ndata: ", 1)[1].split("\n", 1)[0])
     assert data["latest"] == order
+
+
+async def test_the_panels_script_and_styles_are_served_by_the_app(
+    browser: httpx.AsyncClient, shops: dict[str, ProvisionedShop]
+) -> None:
+    script = await browser.get("/panel/static/panel.js")
+    assert script.status_code == 200 and "EventSource" in script.text
+    assert script.headers["content-type"].startswith(("text/javascript", "application/javascript"))
+    assert (await browser.get("/panel/static/panel.css")).status_code == 200
+    bare = await browser.get("/panel")
+    assert bare.status_code in (307, 308) and bare.headers["location"].endswith("/panel/")
