@@ -10,6 +10,13 @@ install: ## create .venv and install chatcentral with its dev extras
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@# The panel's browser tests drive Debian's chromium through Playwright (never
+	@# `playwright install`: no browser download at test time).
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  echo "installing chromium (apt) for the panel's browser tests"; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -qq >/dev/null && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; }
 	@echo "installed: $$($(BIN)/chatcentral --help >/dev/null && echo chatcentral ready)"
 
 test: lint ## lint, type-check, check the flows, then every test tier (real PostgreSQL)

@@ -36,6 +36,8 @@ from chatcentral.inbound.service import Clock, utc_now
 from chatcentral.media.serve import serve_media
 from chatcentral.outbox import sql
 from chatcentral.outbox.supervisor import Supervisor
+from chatcentral.panel.routes import PREFIX as PANEL_PREFIX
+from chatcentral.panel.routes import router as panel_router
 from chatcentral.webhook.routes import receive, verify_handshake
 
 log = logging.getLogger(__name__)
@@ -132,6 +134,7 @@ def create_app(
         # Media of the local store, behind signed expiring links (media/links.py).
         Route("/media/{token}", serve_media, methods=["GET"]),
         Mount(API_PREFIX, app=api_router()),
+        Mount(PANEL_PREFIX, app=panel_router()),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.settings = settings

@@ -23,6 +23,7 @@ from chatcentral.config import ConfigError, Settings, get_settings
 from chatcentral.conversation.flow import flow_files
 from chatcentral.db.server import DatabaseTarget, resolve_database
 from chatcentral.logs import logging_config, setup_logging
+from chatcentral.panel.links_cli import add_panel_commands
 from chatcentral.retention.command import add_purge_command
 
 if TYPE_CHECKING:
@@ -174,6 +175,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_reminders_command(commands)
     add_purge_command(commands)
     _add_media_commands(commands)
+    add_panel_commands(commands, CliError, lambda: _admin_engine(get_settings()), get_settings)
     return parser
 
 

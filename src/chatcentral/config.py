@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     # Fernet key that encrypts per-tenant access tokens at rest in central.tenants.
     chatcentral_token_key: SecretStr | None = None
 
+    # The address this installation is reached at (https://bot.example.com): panel login
+    # links sent over WhatsApp and printed by `panel link`, and the media links the app
+    # serves (relative without it), start with it. Never taken from a request's Host
+    # header (anyone could then have a real owner sent a link to their own site).
+    chatcentral_public_url: str | None = None
+
     chatcentral_s3_bucket: str | None = None
     aws_region: str | None = Field(
         default=None, validation_alias=AliasChoices("aws_region", "aws_default_region")
@@ -66,10 +72,6 @@ class Settings(BaseSettings):
     # Signs links to media in the local store (served at /media/…); unset derives a key
     # from WHATSAPP_APP_SECRET.
     chatcentral_media_link_secret: SecretStr | None = None
-    # The address this installation is reached at (https://bot.example.com): the start of
-    # links the app serves itself. Unset, such links are relative (/media/…).
-    chatcentral_public_url: str | None = None
-
     # Connection pool: small pools and a capped lifetime (DESIGN.md, Scale): every connection
     # caches the catalog of each tenant schema it touches and never frees it.
     chatcentral_db_pool_size: int = Field(default=5, ge=1, le=200)

@@ -133,6 +133,48 @@ class ApiKey(CentralBase):
     __table_args__ = (Index("ix_api_keys_tenant", "tenant_id", "id"),)
 
 
+class PanelLogin(CentralBase):
+    """A one-time link to the web panel sent to an admin's WhatsApp: valid ten minutes,
+    used once. Only the SHA-256 of its token is kept."""
+
+    __tablename__ = "panel_logins"
+
+    id: Mapped[int] = _pk()
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    phone: Mapped[str] = mapped_column(Text)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    created_at: Mapped[datetime] = _now()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PanelSession(CentralBase):
+    """A browser signed in to one shop's panel; the cookie holds the token, this row its
+    SHA-256 and the CSRF token every form of the session carries."""
+
+    __tablename__ = "panel_sessions"
+
+    id: Mapped[int] = _pk()
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    phone: Mapped[str] = mapped_column(Text)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    csrf_token: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PanelAttempt(CentralBase):
+    """One request for a login link, counted per bucket (`phone:+52…`, `ip:…`)."""
+
+    __tablename__ = "panel_attempts"
+
+    id: Mapped[int] = _pk()
+    bucket: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now()
+
+    __table_args__ = (Index("ix_panel_attempts_bucket", "bucket", "created_at"),)
+
+
 class Outbox(CentralBase):
     """A Graph API call waiting to be made, written in the same transaction as its cause.
 
