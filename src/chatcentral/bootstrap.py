@@ -166,6 +166,7 @@ async def services(
                 await asyncio.wait_for(retention, timeout=STOP_TIMEOUT_S)
         await listener.stop()
         await graph.aclose()
+        await outbox.aclose()
         if owned:
             await engine.dispose()
 

@@ -23,6 +23,7 @@ from chatcentral.config import ConfigError, Settings, get_settings
 from chatcentral.conversation.flow import flow_files
 from chatcentral.db.server import DatabaseTarget, resolve_database
 from chatcentral.logs import logging_config, setup_logging
+from chatcentral.outgoing.command import add_webhook_commands
 from chatcentral.panel.links_cli import add_panel_commands
 from chatcentral.retention.command import add_purge_command
 
@@ -167,6 +168,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     _add_template_commands(commands, tenant_commands)
     add_apikey_commands(tenant_commands, CliError, lambda: _admin_engine(get_settings()))
+    add_webhook_commands(tenant_commands, CliError, lambda: _admin_engine(get_settings()))
     _add_hours_commands(tenant_commands)
     plan = tenant_commands.add_parser("plan", help="move a shop to another plan (audited)")
     plan.add_argument("slug")

@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
@@ -23,6 +24,18 @@ from tests.support.conversation import Customer
 Client = tuple[httpx.AsyncClient, Starlette]
 WATER = "2220002"
 SCHEMA = "tenant_agua"
+
+
+@pytest.fixture(autouse=True)
+def on_a_plan_with_reminders(shops: dict[str, ProvisionedShop], sync_engine: Engine) -> None:
+    """Reminders are part of Completo and Premium; the test shops start on Básico."""
+    with sync_engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE central.tenants SET plan_id = "
+                "(SELECT id FROM central.plans WHERE code = 'complete')"
+            )
+        )
 
 
 def seed_orders(
@@ -305,3 +318,18 @@ async def test_the_scheduled_job_sends_and_outlives_a_failed_pass(
     await asyncio.wait_for(task, timeout=5)
     assert len(ticks) >= 4
     assert len(reminders(sync_engine, ana)) == 1
+
+
+async def test_a_shop_on_basico_sends_no_reminders(
+    shops: dict[str, ProvisionedShop], sync_engine: Engine, async_engine: AsyncEngine
+) -> None:
+    with sync_engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE central.tenants SET plan_id = "
+                "(SELECT id FROM central.plans WHERE code = 'basic')"
+            )
+        )
+    [water] = [shop for shop in await load_shops(async_engine) if shop.slug == "agua"]
+    report = await remind_shop(async_engine, water, datetime.now(UTC), dry_run=True)
+    assert not report.enabled

@@ -31,7 +31,7 @@ def test_tenant_migrations_match_the_models(sync_engine: Engine) -> None:
         )
         diff = compare_metadata(context, placed)
     assert diff == []
-    assert len(placed.tables) == len(TenantBase.metadata.tables) == 15
+    assert len(placed.tables) == len(TenantBase.metadata.tables) == 16
 
 
 def test_central_migrations_match_the_models(sync_engine: Engine) -> None:

@@ -32,6 +32,7 @@ from chatcentral.api.problems import (
     malformed,
     not_found,
 )
+from chatcentral.config import Settings
 from chatcentral.db.engine import TenantBinder
 
 M = TypeVar("M", bound=BaseModel)
@@ -50,6 +51,7 @@ class Call:
     _query: BaseModel | None
     _body: BaseModel | None
     raw_body: bytes = b""
+    settings: Settings | None = None  # the app's (keys to encrypt with, ...)
 
     def query(self, model: type[M]) -> M:
         assert isinstance(self._query, model)
@@ -188,7 +190,8 @@ async def _serve(endpoint: Endpoint, request: Request) -> Response:
             )
         body = _body(raw, endpoint.body) if endpoint.body is not None else None
         conn = await TenantBinder.bind(raw_conn, who.shop.schema)
-        result = await endpoint.handler(Call(who, conn, path, query, body, raw))
+        settings = getattr(request.app.state, "settings", None)
+        result = await endpoint.handler(Call(who, conn, path, query, body, raw, settings))
     if isinstance(result, Response):
         return result
     return JSONResponse(result.model_dump(mode="json"), status_code=endpoint.status)

@@ -21,6 +21,7 @@ _PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")
 _PROBLEM_TITLES = {
     400: "The body is not valid JSON",
     401: "Missing, unknown or revoked API key",
+    403: "Not included in the shop's plan (the problem names the plan that includes it)",
     404: "No such resource in this shop",
     409: "Refused in the resource's current state",
     413: "Request body too large",
@@ -81,7 +82,7 @@ def document(endpoints: Iterable[Endpoint], prefix: str) -> dict[str, Any]:
         elif endpoint.response_media is not None:
             success["content"] = {endpoint.response_media: {"schema": {"type": "string"}}}
         operation["responses"][str(endpoint.status)] = success
-        codes = {401, *endpoint.problems}
+        codes = {401, 403, *endpoint.problems}
         if endpoint.query is not None or endpoint.body is not None or endpoint.body_media:
             codes.add(422)
         if endpoint.body is not None or endpoint.body_media:

@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
 from starlette.types import Receive, Scope, Send
 
-from chatcentral.api import customers, handoffs, openapi, orders, products, stats
+from chatcentral.api import customers, handoffs, openapi, orders, products, stats, webhooks
 from chatcentral.api.endpoint import Endpoint, serve
 from chatcentral.api.problems import ApiProblem, not_found
 
@@ -27,6 +27,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     *handoffs.ENDPOINTS,
     *customers.ENDPOINTS,
     *stats.ENDPOINTS,
+    *webhooks.ENDPOINTS,
 )
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     Text,
@@ -260,6 +261,22 @@ class ShopNotice(TenantBase):
     kind: Mapped[str] = mapped_column(Text, primary_key=True)
     period: Mapped[str] = mapped_column(Text, primary_key=True)
     created_at: Mapped[datetime] = _now()
+
+
+class WebhookEndpoint(TenantBase):
+    """A URL of the shop's own systems that hears of its orders (outgoing/)."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[int] = _pk()
+    url: Mapped[str] = mapped_column(Text)
+    secret_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    created_at: Mapped[datetime] = _now()
+    last_status: Mapped[str | None] = mapped_column(Text)
+    last_code: Mapped[int | None] = mapped_column(Integer)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 class Message(TenantBase):

@@ -39,6 +39,7 @@ from chatcentral.models.tenant import (
 )
 from chatcentral.notifications import notify
 from chatcentral.notifications.new_order import OrderNotice
+from chatcentral.outgoing import events
 
 _LOCK_PRODUCTS = (
     select(Product.id, Product.name, Product.price, Product.stock, Product.active, Product.unit)
@@ -148,6 +149,21 @@ async def place_order(
     ).scalar_one()
     notice = await _notice(conn, customer_id, order_id, order, total)
     await notify.notify_new_order(conn, shop, notification_id, notice)
+    await events.emit(
+        conn,
+        shop,
+        events.ORDER_CREATED,
+        {
+            "order_id": order_id,
+            "customer_id": customer_id,
+            "total": str(total),
+            "status": "pendiente",
+            "items": [
+                {"product_id": line.product_id, "quantity": str(line.quantity)}
+                for line in order.lines
+            ],
+        },
+    )
     ORDERS_CREATED.inc()  # counted at placement; a rolled-back one is counted all the same
     return OrderPlaced(order_id=order_id, total=total)
 

@@ -20,6 +20,7 @@ from chatcentral.conversation.shop import Shop
 from chatcentral.conversation.staff import CANCELLED, ON_THE_WAY
 from chatcentral.models.tenant import Customer, Order, OrderHistory, OrderStatus
 from chatcentral.outbox import enqueue
+from chatcentral.outgoing import events
 from chatcentral.whatsapp import outbound
 
 # Forward order of the statuses an order goes through; cancelado is off to the side.
@@ -117,6 +118,8 @@ async def change_status(
     )
     customer = _Customer(order.customer_id, order.wa_id, order.bsuid)
     await _tell_customer(conn, shop, order_id, customer, wanted, note)
+    change = {"order_id": order_id, "from": order.code, "to": wanted, "by": actor, "note": note}
+    await events.emit(conn, shop, events.ORDER_STATUS_CHANGED, change)
     return StatusChanged(order_id, order.name, target.name)
 
 

@@ -56,6 +56,9 @@ from chatcentral.outbox.media import RELAY_MEDIA, MediaRelay
 from chatcentral.outbox.pacing import Backoff, Pacer, pause
 from chatcentral.outbox.recorder import AcceptedRecorder
 from chatcentral.outbox.rows import Claimed, Outcome
+from chatcentral.outgoing import delivery as outgoing
+from chatcentral.outgoing.delivery import WebhookSender
+from chatcentral.outgoing.events import KIND as WEBHOOK
 from chatcentral.tenancy.secrets import token_for
 from chatcentral.whatsapp import outbound
 from chatcentral.whatsapp.graph import (
@@ -104,6 +107,7 @@ class Dispatcher:
         failure_hooks: list[FailureHook] | None = None,
         sent_hooks: list[SentHook] | None = None,
         incidents: Incidents | None = None,
+        webhooks: WebhookSender | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self._engine = engine
@@ -115,9 +119,19 @@ class Dispatcher:
         self._hooks = (
             failure_hooks
             if failure_hooks is not None
-            else [audit_failure, notify_shop_admins, delivery.count_undelivered]
+            else [
+                audit_failure,
+                notify_shop_admins,
+                delivery.count_undelivered,
+                outgoing.record_failed,
+            ]
         )
-        self._sent_hooks = sent_hooks if sent_hooks is not None else [delivery.count_sent]
+        self._sent_hooks = (
+            sent_hooks
+            if sent_hooks is not None
+            else [delivery.count_sent, outgoing.record_delivered]
+        )
+        self._webhooks = webhooks or WebhookSender()
         self._accepted = AcceptedRecorder(engine, self._sent_hooks)
         self._incidents = incidents
         self._failing: dict[int, int] = {}  # shop → sends failed in a row (passing trouble)
@@ -126,6 +140,9 @@ class Dispatcher:
         self._media = MediaRelay(graph)
         self._pacer = Pacer()
         self._flying: dict[asyncio.Task[None], tuple[int, int]] = {}  # (shop, its cap)
+
+    async def aclose(self) -> None:
+        await self._webhooks.aclose()
 
     def wake(self, _payload: str = "") -> None:
         """Called on NOTIFY: new rows are waiting."""
@@ -260,15 +277,16 @@ class Dispatcher:
     async def _deliver(self, row: Claimed, lease_ends: float) -> None:
         """Wait for the number's pace, send one row and record its outcome; never raises
         (but can be cancelled)."""
-        wait = self._pacer.book(row.phone_number_id, row.mps)
-        if wait > 0:
-            if time.monotonic() + wait + self._send_deadline_s >= lease_ends:
-                await self._release(row, wait)
-                return
-            await asyncio.sleep(wait)
-        # Woken late together with others (a busy loop): no burst above the tier.
-        while (late := self._pacer.admit(row.phone_number_id, row.mps)) > 0:  # noqa: ASYNC110
-            await asyncio.sleep(late)
+        if row.kind != WEBHOOK:  # a shop's own endpoint is not paced by Meta's tier
+            wait = self._pacer.book(row.phone_number_id, row.mps)
+            if wait > 0:
+                if time.monotonic() + wait + self._send_deadline_s >= lease_ends:
+                    await self._release(row, wait)
+                    return
+                await asyncio.sleep(wait)
+            # Woken late together with others (a busy loop): no burst above the tier.
+            while (late := self._pacer.admit(row.phone_number_id, row.mps)) > 0:  # noqa: ASYNC110
+                await asyncio.sleep(late)
         result = await self._send(row)
         if result.failure is None and row.mark_read_wamid is not None:
             # Right after its reply, before the reply is recorded: a crash in between sends
@@ -366,6 +384,12 @@ class Dispatcher:
         log.warning("shop %s: mark-read of %s not sent (%s)", row.slug, wamid, reason)
 
     async def _send(self, row: Claimed) -> SendResult:
+        if row.kind == WEBHOOK:
+            try:
+                async with asyncio.timeout(self._send_deadline_s):
+                    return await self._webhooks.send(self._engine, self._settings, row)
+            except TimeoutError:
+                return SendResult(failure=SendFailure(Verdict.RETRY, "timeout"))
         try:
             token = token_for(self._settings, row.token_encrypted)
         except ConfigError as exc:

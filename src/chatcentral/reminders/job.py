@@ -53,6 +53,8 @@ from chatcentral.whatsapp import outbound
 
 log = logging.getLogger(__name__)
 
+REMINDERS = "reminders"  # the plan feature
+
 TEMPLATE = "recordatorio_recarga"
 # Both numbers of the shop's advisory lock: this job's, then the shop's id.
 _LOCK_CLASS = 0x7265_6D69  # "remi"
@@ -95,7 +97,10 @@ class ShopReport:
 
 
 def reminders_enabled(shop: Shop) -> bool:
-    """The shop's flow has the repeat-order path and its settings leave reminders on."""
+    """The shop's plan includes reminders, its flow has the repeat-order path and its
+    settings leave reminders on."""
+    if not shop.includes(REMINDERS):
+        return False
     flow = _flow(shop)
     if flow is None or not any(state.name == OFFERING_USUAL for state in flow.states):
         return False

@@ -37,7 +37,7 @@ async def test_the_document_is_openapi_31_and_names_every_operation(api: Api) ->
     # The answer's schema is the handler's own model's.
     assert schemas["OrderDetail"]["properties"].keys() == OrderDetail.model_fields.keys()
     status = document["paths"]["/api/v1/orders/{order_id}/status"]["post"]
-    assert set(status["responses"]) == {"200", "400", "401", "404", "409", "413", "422"}
+    assert set(status["responses"]) == {"200", "400", "401", "403", "404", "409", "413", "422"}
     assert status["responses"]["422"]["content"]["application/problem+json"]["schema"] == {
         "$ref": "#/components/schemas/Problem"
     }

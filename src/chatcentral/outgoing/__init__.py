@@ -1,0 +1,1 @@
+"""Outgoing webhooks: a shop's own systems hear of its orders (a Premium feature)."""
