@@ -75,6 +75,13 @@ class Settings(BaseSettings):
     chatcentral_db_pool_size: int = Field(default=5, ge=1, le=200)
     chatcentral_db_max_overflow: int = Field(default=5, ge=0, le=200)
     chatcentral_db_pool_recycle_s: int = Field(default=1800, ge=10)
+    # psycopg prepares a statement on the server after its fifth execution on a connection.
+    # Turn it off behind a PgBouncer in transaction mode that cannot track prepared
+    # statements (before 1.21, or max_prepared_statements = 0; Debian 12 ships 1.18).
+    chatcentral_db_prepared_statements: bool = True
+    # LISTEN/NOTIFY needs a session of its own: behind PgBouncer in transaction mode, point
+    # this at PostgreSQL itself (one connection per process). Unset: DATABASE_URL.
+    chatcentral_listen_url: str | None = None
     chatcentral_log_level: str = "INFO"
     # `json` (one object per line, for log shippers) or `text`; unset: json in production.
     chatcentral_log_format: Literal["text", "json"] | None = None
@@ -98,7 +105,7 @@ class Settings(BaseSettings):
     # runs (orders stay); unset keeps them forever. `chatcentral purge` does it by hand.
     chatcentral_retention_days: int | None = Field(default=None, ge=1, le=36500)
 
-    @field_validator("database_url")
+    @field_validator("database_url", "chatcentral_listen_url")
     @classmethod
     def _check_database_url(cls, value: str | None) -> str | None:
         if value is None or value.strip() == "":

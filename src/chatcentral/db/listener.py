@@ -1,7 +1,9 @@
 """LISTEN/NOTIFY on a dedicated connection, so waiting processes wake without polling hard.
 
 The connection is separate from the pool (a listening connection is session state that
-transaction pooling cannot carry); it reconnects with backoff if the server goes away.
+transaction pooling cannot carry): behind PgBouncer in transaction mode its URL is
+CHATCENTRAL_LISTEN_URL, straight to PostgreSQL (`bootstrap.py`). It reconnects with
+backoff if the server goes away.
 """
 
 from __future__ import annotations
