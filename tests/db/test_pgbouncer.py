@@ -61,17 +61,26 @@ async def bounced_engine(bounced: Settings) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
+def console(bouncer: Bouncer, command: str) -> list[dict[str, Any]]:
+    """The rows of an admin console command (`SHOW STATS`, `SHOW CLIENTS`)."""
+    with psycopg.connect(bouncer.admin_url(), autocommit=True) as admin:
+        cursor = admin.execute(command)
+        names = [column.name for column in cursor.description or ()]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
 def transactions_through(bouncer: Bouncer, db_url: str) -> int:
     """Transactions PgBouncer has passed to this database so far (`SHOW STATS`)."""
     database = bouncer.url_for(db_url).rsplit("/", 1)[1]
-    with psycopg.connect(bouncer.admin_url(), autocommit=True) as console:
-        cursor = console.execute("SHOW STATS")
-        names = [column.name for column in cursor.description or ()]
-        for row in cursor.fetchall():
-            stats: dict[str, Any] = dict(zip(names, row, strict=True))
-            if stats["database"] == database:
-                return int(stats["total_xact_count"])
+    for stats in console(bouncer, "SHOW STATS"):
+        if stats["database"] == database:
+            return int(stats["total_xact_count"])
     return 0
+
+
+def applications_through(bouncer: Bouncer) -> set[str]:
+    """The application names of PgBouncer's clients right now (`SHOW CLIENTS`)."""
+    return {str(client["application_name"]) for client in console(bouncer, "SHOW CLIENTS")}
 
 
 async def test_an_order_from_hola_to_placed_and_sent_through_pgbouncer(
@@ -93,6 +102,17 @@ async def test_an_order_from_hola_to_placed_and_sent_through_pgbouncer(
         listener = app.state.listener
         # LISTEN on the direct URL: through transaction pooling it would never hear a thing.
         await asyncio.wait_for(listener.connected.wait(), timeout=10)
+        with sync_engine.connect() as conn:
+            listening = conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE application_name = 'chatcentral-listener' "
+                    "AND datname = current_database()"
+                )
+            ).scalar_one()
+        assert listening == 1
+        clients = applications_through(pgbouncer)
+        assert "chatcentral" in clients and "chatcentral-listener" not in clients
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             ana = Customer(client, sync_engine, "1110001")
