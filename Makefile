@@ -3,9 +3,9 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install test test-fast lint format run bench bench-shops drill clean
+.PHONY: install pgbouncer test test-fast lint format run bench bench-shops drill clean
 
-install: ## create .venv and install chatcentral with its dev extras
+install: ## create .venv and install chatcentral with its dev extras (and pgbouncer, for its tests)
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make install: $(PYTHON) not found (set PYTHON=...)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -17,7 +17,23 @@ install: ## create .venv and install chatcentral with its dev extras
 	  echo "installing chromium (apt) for the panel's browser tests"; \
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 || \
 	  { $$SUDO apt-get update -qq >/dev/null && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; }
+	@$(MAKE) --no-print-directory pgbouncer
 	@echo "installed: $$($(BIN)/chatcentral --help >/dev/null && echo chatcentral ready)"
+
+# The PgBouncer tests start Debian's pgbouncer (tests/support/pgbouncer.py): installed when
+# missing, as root (CI) or through password-less sudo; otherwise those tests are skipped.
+APT_PGBOUNCER := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null
+pgbouncer:
+	@if command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ]; then :; \
+	elif ! command -v apt-get >/dev/null 2>&1; then \
+		echo "make install: pgbouncer not found and no apt-get: install PgBouncer, or its tests are skipped"; \
+	else \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
+		else echo "make install: pgbouncer not found: sudo apt-get install pgbouncer, or its tests are skipped"; exit 0; fi; \
+		echo "installing Debian's pgbouncer (for the PgBouncer tests)"; \
+		$$SUDO env $(APT_PGBOUNCER) 2>/dev/null \
+			|| { $$SUDO apt-get update -qq >/dev/null && $$SUDO env $(APT_PGBOUNCER); }; \
+	fi
 
 test: lint ## lint, type-check, check the flows, then every test tier (real PostgreSQL)
 	$(BIN)/chatcentral flows check

@@ -102,7 +102,10 @@ async def services(
     }
     if media_job is not None:
         channels[MEDIA_CHANNEL] = media_job.wake
-    listener = Listener(engine.url.render_as_string(hide_password=False), channels)
+    # LISTEN needs a session: behind PgBouncer in transaction mode it goes straight to
+    # PostgreSQL (CHATCENTRAL_LISTEN_URL); otherwise the engine's own server.
+    listen_url = settings.chatcentral_listen_url or engine.url.render_as_string(hide_password=False)
+    listener = Listener(listen_url, channels)
     running = Services(
         settings=settings,
         engine=engine,

@@ -340,7 +340,7 @@ def _admin_engine(settings: Settings) -> Iterator[Engine]:
     from chatcentral.db.engine import make_sync_engine
     from chatcentral.db.migrations import upgrade_central
 
-    engine = make_sync_engine(_database(settings).url)
+    engine = make_sync_engine(_database(settings).url, settings)
     try:
         with engine.begin() as conn:
             upgrade_central(conn)
@@ -461,7 +461,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from chatcentral.preflight import check_engine, run_checks
 
     settings = get_settings()
-    engine = check_engine(_database(settings).url)
+    engine = check_engine(_database(settings).url, settings)
     try:
         results = run_checks(settings, engine, offline=args.offline)
     finally:
@@ -483,6 +483,7 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
         report = migrate_all(
             target.url,
             workers=args.workers,
+            settings=settings,
             on_start=lambda total: progress.update(task, total=total),
             on_tenant=lambda slug, outcome: progress.advance(task),
         )

@@ -81,6 +81,13 @@ class Settings(BaseSettings):
     # replaced when it next leaves the pool (0: never): its backend's catalog caches grow
     # with every schema it touches, and a lifetime alone does not bound that under load.
     chatcentral_db_conn_max_schemas: int = Field(default=100, ge=0)
+    # psycopg prepares a statement on the server after its fifth execution on a connection.
+    # Turn it off behind a PgBouncer in transaction mode that cannot track prepared
+    # statements (before 1.21, or max_prepared_statements = 0; Debian 12 ships 1.18).
+    chatcentral_db_prepared_statements: bool = True
+    # LISTEN/NOTIFY needs a session of its own: behind PgBouncer in transaction mode, point
+    # this at PostgreSQL itself (one connection per process). Unset: DATABASE_URL.
+    chatcentral_listen_url: str | None = None
     chatcentral_log_level: str = "INFO"
     # `json` (one object per line, for log shippers) or `text`; unset: json in production.
     chatcentral_log_format: Literal["text", "json"] | None = None
@@ -113,7 +120,7 @@ class Settings(BaseSettings):
     # runs (orders stay); unset keeps them forever. `chatcentral purge` does it by hand.
     chatcentral_retention_days: int | None = Field(default=None, ge=1, le=36500)
 
-    @field_validator("database_url")
+    @field_validator("database_url", "chatcentral_listen_url")
     @classmethod
     def _check_database_url(cls, value: str | None) -> str | None:
         if value is None or value.strip() == "":

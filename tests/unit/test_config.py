@@ -31,6 +31,8 @@ def test_environment_and_dotenv_are_read(tmp_path: Path, monkeypatch: pytest.Mon
     ("variable", "value"),
     [
         ("DATABASE_URL", "mysql://x"),
+        ("CHATCENTRAL_LISTEN_URL", "mysql://x"),
+        ("CHATCENTRAL_DB_PREPARED_STATEMENTS", "maybe"),
         ("WHATSAPP_API_VERSION", "25"),
         ("WHATSAPP_API_BASE_URL", "graph.facebook.com"),
         ("CHATCENTRAL_DB_POOL_SIZE", "lots"),

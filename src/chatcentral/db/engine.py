@@ -3,12 +3,18 @@
 Tenant tables are declared without a schema; `for_tenant` maps the `None` schema onto the
 tenant's own schema with `schema_translate_map`, so nothing below it names schemas by hand
 and no connection ever carries a `search_path` of its own (PgBouncer-safe).
+
+Behind PgBouncer in transaction mode nothing may rely on a session: the hot path's
+`search_path` is `SET LOCAL`, the reminder job's advisory lock is transaction-level, and
+LISTEN has a direct connection of its own (CHATCENTRAL_LISTEN_URL, `db/listener.py`).
+What remains is psycopg's server-side prepared statements: `driver_options`.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from threading import Lock
+from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor, ExecutionContext
@@ -35,6 +41,18 @@ def plain_url(url: str) -> str:
     return "postgresql://" + async_url(url)[len("postgresql+psycopg://") :]
 
 
+def driver_options(settings: Settings | None, application_name: str) -> dict[str, Any]:
+    """psycopg's connect arguments. With CHATCENTRAL_DB_PREPARED_STATEMENTS off no statement
+    is ever prepared on the server (`prepare_threshold=None`): behind a PgBouncer in
+    transaction mode without prepared-statement support (before 1.21, or
+    `max_prepared_statements = 0`), a statement prepared in one transaction's server
+    connection is missing from the next one's, or clashes with another client's."""
+    options: dict[str, Any] = {"application_name": application_name}
+    if settings is not None and not settings.chatcentral_db_prepared_statements:
+        options["prepare_threshold"] = None
+    return options
+
+
 def make_engine(url: str, settings: Settings | None = None) -> AsyncEngine:
     """Create the process's engine. Pools stay small and connections are recycled because
     each connection caches the catalog of every tenant schema it has touched."""
@@ -48,7 +66,7 @@ def make_engine(url: str, settings: Settings | None = None) -> AsyncEngine:
         max_overflow=max_overflow,
         pool_recycle=recycle,
         pool_pre_ping=False,
-        connect_args={"application_name": "chatcentral"},
+        connect_args=driver_options(settings, "chatcentral"),
     )
     cap_schemas_per_connection(engine, max_schemas)
     return engine
@@ -85,11 +103,14 @@ def cap_schemas_per_connection(engine: AsyncEngine, limit: int) -> None:
     event.listen(engine.sync_engine, "checkin", judge)
 
 
-def make_sync_engine(url: str) -> Engine:
+def make_sync_engine(url: str, settings: Settings | None = None) -> Engine:
     """A pool-less synchronous engine for administrative work (provisioning, migrations):
-    Alembic is synchronous and these commands hold one connection at a time."""
+    Alembic is synchronous and these commands hold one connection at a time. Without
+    `settings`, psycopg's default (prepare after five executions) applies."""
     return create_engine(
-        async_url(url), poolclass=NullPool, connect_args={"application_name": "chatcentral-admin"}
+        async_url(url),
+        poolclass=NullPool,
+        connect_args=driver_options(settings, "chatcentral-admin"),
     )
 
 

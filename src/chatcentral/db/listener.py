@@ -1,7 +1,9 @@
 """LISTEN/NOTIFY on a dedicated connection, so waiting processes wake without polling hard.
 
 The connection is separate from the pool (a listening connection is session state that
-transaction pooling cannot carry); it reconnects with backoff if the server goes away.
+transaction pooling cannot carry): behind PgBouncer in transaction mode its URL is
+CHATCENTRAL_LISTEN_URL, straight to PostgreSQL (`bootstrap.py`). It reconnects with
+backoff if the server goes away.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import logging
 from collections.abc import Callable
 
 import psycopg
-from psycopg.conninfo import make_conninfo
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from chatcentral.db.engine import plain_url
 
@@ -38,12 +40,17 @@ _KEEPALIVES = {
     "keepalives_count": 3,
 }
 
+_NAME = {"application_name": "chatcentral-listener"}
+
 
 class Listener:
     """Calls `callbacks[channel](payload)` for every notification until stopped."""
 
     def __init__(self, url: str, callbacks: dict[str, Callback]) -> None:
-        self._conninfo = make_conninfo(plain_url(url), **_KEEPALIVES)
+        conninfo = plain_url(url)
+        # Named, so that operators (and the tests) see where this session went.
+        named = {} if "application_name" in conninfo_to_dict(conninfo) else _NAME
+        self._conninfo = make_conninfo(conninfo, **_KEEPALIVES, **named)
         self._callbacks = callbacks
         self._task: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()

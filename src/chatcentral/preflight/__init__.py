@@ -59,7 +59,7 @@ def run_checks(
 def startup_failures(settings: Settings, url: str) -> list[Result]:
     """What stops `chatcentral run` in production: every failed offline check (a missing
     secret, a database not migrated, a fake Graph API, a broken flow)."""
-    engine = check_engine(url)
+    engine = check_engine(url, settings)
     try:
         return [r for r in run_checks(settings, engine, offline=True) if not r.ok]
     finally:

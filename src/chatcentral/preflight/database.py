@@ -13,7 +13,8 @@ from sqlalchemy import Connection, Engine, create_engine, make_url, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
-from chatcentral.db.engine import async_url
+from chatcentral.config import Settings
+from chatcentral.db.engine import async_url, driver_options
 from chatcentral.db.migrations import Kind, alembic_config, current_tenant_revision, head_revision
 from chatcentral.models.central import Tenant
 from chatcentral.preflight.results import Result, failed, passed
@@ -42,14 +43,14 @@ class DatabaseState:
     conn_ok: bool  # logged in: the shop schema check can run
 
 
-def check_engine(url: str) -> Engine:
+def check_engine(url: str, settings: Settings | None = None) -> Engine:
     """An engine for the checks: no pool, a bounded wait for the server."""
     return create_engine(
         async_url(url),
         poolclass=NullPool,
         connect_args={
             "connect_timeout": CONNECT_TIMEOUT_S,
-            "application_name": "chatcentral-check",
+            **driver_options(settings, "chatcentral-check"),
         },
     )
 

@@ -202,7 +202,7 @@ class ChatSession:
             port = _listen_port(self._listen)
             self._secret = _secret_of(self._settings)
         else:
-            self.provisioned = _provision_demo(self._database_url)
+            self.provisioned = _provision_demo(self._database_url, self._settings)
         self._engine = make_engine(self._database_url, self._settings)
         self._stack.push_async_callback(self._engine.dispose)
         self._shop = await self._find_shop(self._engine)
@@ -418,8 +418,8 @@ def digits(text: str) -> str:
     return "".join(ch for ch in text if ch.isdigit())
 
 
-def _provision_demo(database_url: str) -> list[str]:
-    engine = make_sync_engine(database_url)
+def _provision_demo(database_url: str, settings: Settings) -> list[str]:
+    engine = make_sync_engine(database_url, settings)
     try:
         return ensure_demo_tenants(engine)
     finally:

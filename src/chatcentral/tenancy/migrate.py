@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, select, text
 
+from chatcentral.config import Settings
 from chatcentral.db.engine import make_sync_engine
 from chatcentral.db.migrations import current_tenant_revision, head_revision, upgrade_central
 from chatcentral.db.migrations import upgrade_tenant as _upgrade_tenant
@@ -43,9 +44,11 @@ def migrate_all(
     workers: int | None = None,
     on_tenant: Progress | None = None,
     on_start: Callable[[int], None] | None = None,
+    settings: Settings | None = None,
 ) -> MigrationReport:
-    """Upgrade central, then each tenant; report which were upgraded, current or failed."""
-    engine = make_sync_engine(url)
+    """Upgrade central, then each tenant; report which were upgraded, current or failed.
+    `settings` carries the driver's options (prepared statements off behind PgBouncer)."""
+    engine = make_sync_engine(url, settings)
     try:
         with engine.begin() as conn:
             upgrade_central(conn)
@@ -59,7 +62,7 @@ def migrate_all(
         return report
     workers = workers or min(4, (os.cpu_count() or 1) * 2)
     with ProcessPoolExecutor(
-        max_workers=workers, initializer=_worker_init, initargs=(url,)
+        max_workers=workers, initializer=_worker_init, initargs=(url, settings)
     ) as pool:
         futures = {pool.submit(_migrate_one, schema): slug for slug, schema in tenants}
         for future in as_completed(futures):
@@ -88,9 +91,9 @@ def _tenant_schemas(engine: Engine) -> list[tuple[str, str]]:
 _worker_engine: Engine | None = None
 
 
-def _worker_init(url: str) -> None:
+def _worker_init(url: str, settings: Settings | None) -> None:
     global _worker_engine
-    _worker_engine = make_sync_engine(url)
+    _worker_engine = make_sync_engine(url, settings)
 
 
 def _migrate_one(schema: str) -> str:
