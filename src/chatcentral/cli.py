@@ -23,6 +23,7 @@ from chatcentral.conversation.flow import flow_files
 from chatcentral.db.server import DatabaseTarget, resolve_database
 from chatcentral.logs import logging_config, setup_logging
 from chatcentral.retention.command import add_purge_command
+from chatcentral.tenancy.transfer.command import add_transfer_commands
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -165,6 +166,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     _add_template_commands(commands, tenant_commands)
     _add_hours_commands(tenant_commands)
+    add_transfer_commands(tenant_commands)
     plan = tenant_commands.add_parser("plan", help="move a shop to another plan (audited)")
     plan.add_argument("slug")
     plan.add_argument("plan", help="basic, complete or premium")
