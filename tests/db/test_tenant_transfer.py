@@ -17,15 +17,18 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
+from pydantic import SecretStr
 from sqlalchemy import Engine, text
 from starlette.applications import Starlette
 
 from chatcentral.cli import main
-from chatcentral.config import get_settings
+from chatcentral.config import Settings, get_settings
 from chatcentral.db.databases import drop_database, recreate_database
 from chatcentral.db.engine import make_sync_engine
 from chatcentral.db.migrations import current_tenant_revision, head_revision
 from chatcentral.tenancy.provisioning import provision_tenant
+from chatcentral.tenancy.secrets import decrypt_token
 from chatcentral.tenancy.transfer.archive import TransferError
 from chatcentral.tenancy.transfer.export import export_tenant
 from chatcentral.tenancy.transfer.import_ import import_tenant
@@ -382,5 +385,35 @@ def test_delete_needs_the_slug_twice_and_bad_arguments_fail_with_one_line(
     assert cli("tenant", "delete", "agua", "--confirm", "agua") == 0
     [kept] = (tmp_path / "data" / "exports").glob("agua-*.tar.gz")
     assert str(kept) in capsys.readouterr().out
+    assert cli("tenant", "import", kept, "--slug", "Agua Nueva") == 1
+    assert "invalid slug 'Agua Nueva'" in one_line_error(capsys)
+    assert cli("tenant", "import", kept, "--phone-number-id", "+52 55") == 1
+    assert "invalid phone-number-id" in one_line_error(capsys)
     with sync_engine.connect() as conn:
         assert conn.execute(text("SELECT slug FROM central.tenants")).scalars().all() == ["tienda"]
+
+
+def test_a_shops_own_token_travels_encrypted_and_needs_the_same_key(
+    sync_engine: Engine, settings: Settings, other_db: str, tmp_path: Path
+) -> None:
+    provision_tenant(
+        sync_engine, spec("propia", "6660006", access_token="EAAG-shop-token"), settings=settings
+    )
+    path = tmp_path / "propia.tar.gz"
+    export_tenant(sync_engine, "propia", path)
+    assert b"EAAG-shop-token" not in gzip.decompress(path.read_bytes())
+    other = make_sync_engine(other_db)
+    try:
+        another_key = settings.model_copy(
+            update={"chatcentral_token_key": SecretStr(Fernet.generate_key().decode())}
+        )
+        with pytest.raises(TransferError, match="cannot be decrypted here"):
+            import_tenant(other, path, settings=another_key)
+        import_tenant(other, path, settings=settings)
+        with other.connect() as conn:
+            token = conn.execute(
+                text("SELECT access_token_encrypted FROM central.tenants WHERE slug = 'propia'")
+            ).scalar_one()
+        assert decrypt_token(settings, token) == "EAAG-shop-token"
+    finally:
+        other.dispose()
