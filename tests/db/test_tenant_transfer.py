@@ -269,7 +269,9 @@ def test_import_into_another_installation_refuses_a_number_or_slug_in_use(
         other.dispose()
 
 
-def rewrite(path: Path, target: Path, part: str, change: Any, *, fix_sha: bool) -> None:
+def rewrite(
+    path: Path, target: Path, part: str, change: Any, *, fix_sha: bool, revision: str = ""
+) -> None:
     """A copy of the export with one part's bytes changed (and the manifest's sha256 of it
     updated only when `fix_sha`)."""
     with tarfile.open(path) as tar:
@@ -280,6 +282,7 @@ def rewrite(path: Path, target: Path, part: str, change: Any, *, fix_sha: bool) 
         for entry in (*manifest["tables"], *manifest["central"]):
             if entry["path"] == part:
                 entry["sha256"] = hashlib.sha256(members[part]).hexdigest()
+    manifest["tenant_revision"] = revision or manifest["tenant_revision"]
     members["manifest.json"] = json.dumps(manifest).encode()
     with tarfile.open(target, "w:gz") as tar:
         for name, data in members.items():
@@ -307,6 +310,11 @@ def test_a_damaged_export_is_refused_and_a_failed_import_leaves_nothing(
     assert cli("tenant", "import", tampered) == 1
     assert "sha256 of tables/products.copy does not match" in one_line_error(capsys)
 
+    newer = tmp_path / "newer.tar.gz"
+    rewrite(path, newer, "tables/products.copy", lambda d: d, fix_sha=False, revision="t9999")
+    assert cli("tenant", "import", newer) == 1
+    assert "tenant revision 't9999', unknown to this chatcentral" in one_line_error(capsys)
+
     garbage = tmp_path / "garbage.tar.gz"
     garbage.write_bytes(gzip.compress(b"not a tar at all"))
     assert cli("tenant", "import", garbage) == 1
@@ -318,7 +326,7 @@ def test_a_damaged_export_is_refused_and_a_failed_import_leaves_nothing(
     broken = tmp_path / "broken.tar.gz"
     rewrite(path, broken, "tables/products.copy", lambda d: d + b"not\ta\tproduct\n", fix_sha=True)
     assert cli("tenant", "import", broken) == 1
-    assert "invalid input syntax" in one_line_error(capsys)
+    assert "tables/products.copy refused by the database: invalid input" in one_line_error(capsys)
     with sync_engine.connect() as conn:
         assert conn.execute(text("SELECT to_regnamespace('tenant_tienda')")).scalar() is None
         assert conn.execute(text("SELECT count(*) FROM central.tenants")).scalar() == 1

@@ -17,7 +17,6 @@ from typing import Any
 
 import psycopg
 from alembic.script import ScriptDirectory
-from alembic.util import CommandError
 from psycopg import sql
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import IntegrityError
@@ -91,8 +90,10 @@ def import_tenant(
                 record_change(conn, slug, tenant_id, "tenant.import", actor=actor, details=details)
         except IntegrityError as exc:
             # Lost a race with a concurrent onboarding of the same slug or number.
+            diag = getattr(exc.orig, "diag", None)
+            constraint = getattr(diag, "constraint_name", None) or "a unique constraint"
             raise TransferError(
-                f"tenant {slug!r} conflicts with an existing one ({exc.orig})"
+                f"tenant {slug!r} conflicts with an existing one ({constraint})"
             ) from None
     return Imported(
         tenant_id, slug, schema, rows, manifest.tenant_revision, head_revision("tenant")
@@ -100,13 +101,10 @@ def import_tenant(
 
 
 def _require_known_revision(revision: str) -> None:
-    try:
-        found = ScriptDirectory.from_config(alembic_config("tenant")).get_revision(revision)
-    except CommandError:
-        found = None
-    if found is None:
+    scripts = ScriptDirectory.from_config(alembic_config("tenant"))
+    if revision not in {script.revision for script in scripts.walk_revisions()}:
         raise TransferError(
-            f"the export is at tenant revision {revision}, unknown to this chatcentral "
+            f"the export is at tenant revision {revision!r}, unknown to this chatcentral "
             "(made by a newer version? upgrade chatcentral here first)"
         )
 
@@ -192,11 +190,18 @@ def _copy_in(
     query = sql.SQL("COPY {table} ({cols}) FROM STDIN").format(
         table=table, cols=sql.SQL(", ").join(map(sql.Identifier, part.columns))
     )
-    with pg.cursor() as cur:
-        with cur.copy(query) as copy:
-            for chunk in export.chunks(part):
-                copy.write(chunk)
-        rows = cur.rowcount
+    try:
+        with pg.cursor() as cur:
+            with cur.copy(query) as copy:
+                for chunk in export.chunks(part):
+                    copy.write(chunk)
+            rows = cur.rowcount
+    except (psycopg.DataError, psycopg.IntegrityError) as exc:
+        # Hashes right but contents wrong (edited by hand, or a bug): name the part.
+        detail = str(exc).strip().splitlines()
+        raise TransferError(
+            f"{part.path} refused by the database: {detail[0] if detail else type(exc).__name__}"
+        ) from None
     if rows != part.rows:
         raise TransferError(f"{part.path}: {rows} rows read, the manifest says {part.rows}")
     return rows
