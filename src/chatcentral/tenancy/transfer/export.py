@@ -103,7 +103,12 @@ def write_export(
     ).scalar()
     fix_copy_settings(conn)
     pg = driver_of(conn)
-    with tempfile.TemporaryDirectory(prefix="chatcentral-export-") as folder:
+    # Parts are staged beside the destination: the same disk that must hold the export,
+    # not a /tmp that may be a small tmpfs.
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(
+        prefix=".chatcentral-export-", dir=destination.parent
+    ) as folder:
         writer = PartWriter(Path(folder))
         tables = [
             _copy_out(
