@@ -26,6 +26,7 @@ from chatcentral.logs import logging_config, setup_logging
 from chatcentral.outgoing.command import add_webhook_commands
 from chatcentral.panel.links_cli import add_panel_commands
 from chatcentral.retention.command import add_purge_command
+from chatcentral.tenancy.transfer.command import add_transfer_commands
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -170,6 +171,7 @@ def _build_parser() -> argparse.ArgumentParser:
     add_apikey_commands(tenant_commands, CliError, lambda: _admin_engine(get_settings()))
     add_webhook_commands(tenant_commands, CliError, lambda: _admin_engine(get_settings()))
     _add_hours_commands(tenant_commands)
+    add_transfer_commands(tenant_commands)
     plan = tenant_commands.add_parser("plan", help="move a shop to another plan (audited)")
     plan.add_argument("slug")
     plan.add_argument("plan", help="basic, complete or premium")

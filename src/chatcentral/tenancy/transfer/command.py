@@ -1,0 +1,160 @@
+"""`chatcentral tenant export|import|delete`: moving or removing one shop."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+EXIT_FAILED = 1
+
+
+def add_transfer_commands(tenant_commands: argparse._SubParsersAction[Any]) -> None:
+    export = tenant_commands.add_parser(
+        "export",
+        help="write one shop (its schema and central rows) to a restorable file",
+        description=(
+            "Writes the shop's tables (COPY, one consistent snapshot) and its registry row "
+            "and monthly usage to FILE (a .tar.gz with a manifest and sha256 of each part). "
+            "Refused while the shop has undelivered outbox messages, unless --force."
+        ),
+    )
+    export.add_argument("slug")
+    export.add_argument("file", type=Path)
+    export.add_argument(
+        "--force", action="store_true", help="export even with undelivered outbox messages"
+    )
+    export.set_defaults(handler=_cmd_export)
+
+    restore = tenant_commands.add_parser(
+        "import",
+        help="restore a shop from an export (this or another installation)",
+        description=(
+            "Verifies the file, then in one transaction creates the schema at the exported "
+            "revision, copies the rows in, migrates to head and registers the shop. Refused "
+            "when the slug or phone-number-id is in use here."
+        ),
+    )
+    restore.add_argument("file", type=Path)
+    restore.add_argument("--slug", help="register the shop under this slug instead")
+    restore.add_argument("--phone-number-id", help="and/or with this WhatsApp number id")
+    restore.set_defaults(handler=_cmd_import)
+
+    delete = tenant_commands.add_parser(
+        "delete",
+        help="export a shop, then drop its schema and registry rows (audited)",
+        description=(
+            "Writes an export first (--export-to, default DATA_DIR/exports/SLUG-TIME.tar.gz), "
+            "verifies it, then drops the schema, the registry row, its usage and outbox rows "
+            "in the same transaction. The audit log keeps its rows (tenant_id set to NULL)."
+        ),
+    )
+    delete.add_argument("slug")
+    delete.add_argument("--confirm", required=True, metavar="SLUG", help="repeat the slug")
+    delete.add_argument("--export-to", type=Path, metavar="FILE")
+    delete.add_argument(
+        "--force", action="store_true", help="delete even with undelivered outbox messages"
+    )
+    delete.set_defaults(handler=_cmd_delete)
+
+
+@contextmanager
+def _engine() -> Iterator[Engine]:
+    """A synchronous engine on the configured server, central schema at head."""
+    from chatcentral.config import get_settings
+    from chatcentral.db.engine import make_sync_engine
+    from chatcentral.db.migrations import upgrade_central
+    from chatcentral.db.server import resolve_database
+
+    engine = make_sync_engine(resolve_database(get_settings()).url)
+    try:
+        with engine.begin() as conn:
+            upgrade_central(conn)
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def _fail(message: str) -> int:
+    print(f"chatcentral: error: {message}", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from chatcentral.tenancy.transfer.archive import TransferError
+    from chatcentral.tenancy.transfer.export import export_tenant
+
+    path: Path = args.file
+    if path.exists():
+        return _fail(f"{path} exists: choose another file name (an export is never overwritten)")
+    with _engine() as engine:
+        try:
+            manifest = export_tenant(engine, args.slug, path, force=args.force)
+        except TransferError as exc:
+            return _fail(str(exc))
+    rows = sum(part.rows for part in manifest.tables)
+    print(
+        f"exported tenant {manifest.slug} ({len(manifest.tables)} tables, {rows} rows, "
+        f"revision {manifest.tenant_revision}) to {path}"
+    )
+    if manifest.pending_outbox_left:
+        print(f"  {manifest.pending_outbox_left} undelivered outbox message(s) not exported")
+    return 0
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from chatcentral.config import get_settings
+    from chatcentral.tenancy.transfer.archive import TransferError
+    from chatcentral.tenancy.transfer.import_ import import_tenant
+
+    with _engine() as engine:
+        try:
+            made = import_tenant(
+                engine,
+                args.file,
+                slug=args.slug,
+                phone_number_id=args.phone_number_id,
+                settings=get_settings(),
+            )
+        except TransferError as exc:
+            return _fail(str(exc))
+    migrated = (
+        f", migrated {made.from_revision} → {made.revision}"
+        if made.from_revision != made.revision
+        else ""
+    )
+    print(
+        f"imported tenant {made.slug} (id {made.id}) into schema {made.schema}: "
+        f"{made.rows} rows{migrated}"
+    )
+    return 0
+
+
+def _cmd_delete(args: argparse.Namespace) -> int:
+    from chatcentral.config import get_settings
+    from chatcentral.tenancy.transfer.archive import TransferError
+    from chatcentral.tenancy.transfer.delete import delete_tenant
+
+    if args.confirm != args.slug:
+        return _fail(f"refused: --confirm must repeat the slug ({args.slug!r}) exactly")
+    path: Path | None = args.export_to
+    if path is None:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        path = get_settings().chatcentral_data_dir / "exports" / f"{args.slug}-{stamp}.tar.gz"
+    if path.exists():
+        return _fail(f"{path} exists: choose another file name (an export is never overwritten)")
+    with _engine() as engine:
+        try:
+            done = delete_tenant(
+                engine, args.slug, confirm=args.confirm, export_to=path, force=args.force
+            )
+        except TransferError as exc:
+            return _fail(str(exc))
+    print(f"deleted tenant {done.slug}; its export is {done.export} (sha256 {done.sha256})")
+    return 0
