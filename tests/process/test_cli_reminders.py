@@ -52,6 +52,7 @@ def test_dry_run_lists_who_and_why_then_a_run_sends(
     sync_engine: Engine,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    assert main(["tenant", "plan", "agua", "complete"]) == 0  # reminders are part of Completo
     customer(sync_engine, "525511110001", "Ana López", [22, 15, 8])
     customer(sync_engine, "525511110002", "Beto", [30])
     customer(sync_engine, "525511110003", "Carla", [10, 3])
