@@ -103,12 +103,15 @@ def create_app(
     settings: Settings | None = None,
     engine: AsyncEngine | None = None,
     *,
-    dispatcher: bool = True,
+    dispatcher: bool | None = None,
     graph_transport: httpx.AsyncBaseTransport | None = None,
     clock: Clock = utc_now,
 ) -> Starlette:
-    """Build the app. Without an engine, one is made from DATABASE_URL at start-up."""
+    """Build the app. Without an engine, one is made from DATABASE_URL at start-up; the
+    dispatcher runs in it unless `dispatcher` (or CHATCENTRAL_DISPATCHER) says not."""
     settings = settings or get_settings()
+    if dispatcher is None:
+        dispatcher = settings.chatcentral_dispatcher
     settings.require("whatsapp_app_secret", "whatsapp_verify_token")
 
     @asynccontextmanager

@@ -88,6 +88,11 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--port", type=_port, default=8000, help="0 picks any free port")
     run.add_argument("--workers", type=_positive, default=1)
     run.add_argument("--demo", action="store_true", help="provision the demo shops if absent")
+    run.add_argument(
+        "--no-dispatcher",
+        action="store_true",
+        help="web only: `chatcentral worker` sends and runs the periodic jobs",
+    )
     run.set_defaults(handler=_cmd_run)
 
     worker = commands.add_parser("worker", help="run the outbox dispatcher alone (scale-out)")
@@ -368,8 +373,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
             for line in ensure_demo_tenants(engine):
                 log.info("%s", line)
         url = engine.url.render_as_string(hide_password=False)
-    # Worker processes read the URL of the server this process started.
+    # Worker processes read the URL of the server this process started (and whether they
+    # send: web-only processes leave it to `chatcentral worker`).
     os.environ["DATABASE_URL"] = url
+    if args.no_dispatcher:
+        os.environ["CHATCENTRAL_DISPATCHER"] = "false"
     get_settings.cache_clear()
     sock = _bind(args.host, args.port)
     host, port = sock.getsockname()[:2]

@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     # Graph API sends one dispatcher keeps in flight (each may be followed by its
     # mark-read); the HTTP client keeps that many connections alive.
     chatcentral_send_concurrency: int = Field(default=256, ge=1, le=1000)
+    # Whether `chatcentral run` also runs the dispatcher and the periodic jobs (`run
+    # --no-dispatcher` turns it off when `chatcentral worker` does them).
+    chatcentral_dispatcher: bool = True
     # /readyz answers 503 when a sendable outbox row has waited longer than this (seconds):
     # replies are not leaving. 0 turns the check off.
     chatcentral_ready_max_outbox_age_s: int = Field(default=60, ge=0)

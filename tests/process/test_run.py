@@ -49,3 +49,14 @@ def test_run_without_the_app_secret_stops_naming_the_variable(db_url: str, tmp_p
     assert done.stderr.strip() == (
         "chatcentral: error: WHATSAPP_APP_SECRET is not set (environment or .env)"
     )
+
+
+def test_run_without_the_dispatcher_leaves_sending_to_the_worker(
+    db_url: str, tmp_path: Path
+) -> None:
+    proc, base = start_run(db_url, tmp_path, "--no-dispatcher", "--workers", "2")
+    try:
+        ready = httpx.get(f"{base}/readyz", timeout=5)
+        assert ready.status_code == 200 and ready.json()["dispatcher"] == "off"
+    finally:
+        interrupt(proc)
