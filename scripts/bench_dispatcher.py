@@ -241,7 +241,7 @@ def main() -> None:
     try:
         db_url = recreate_database(server.admin_url(), "chatcentral_bench")
         numbers = provision(db_url, 20)
-        concurrency = args.concurrency or 256
+        concurrency = args.concurrency or 512
         runs = [
             one_run(
                 "one number",

@@ -86,7 +86,7 @@ async def services(
         settings.whatsapp_api_base_url,
         settings.whatsapp_api_version,
         transport=graph_transport,
-        connections=2 * sends,  # each reply and, right after it, its mark-read
+        connections=sends,  # a reply, then its mark-read, one after the other on a slot
     )
     outbox = Dispatcher(engine, graph, settings, batch_size=sends, incidents=incidents)
     media_store = make_store(settings)
