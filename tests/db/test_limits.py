@@ -105,3 +105,18 @@ async def test_admins_are_not_limited(
     for word in ("pedidos", "menú", "pedidos"):
         replies = await boss.says(word)
         assert replies and "Espera un minuto" not in json.dumps(replies, ensure_ascii=False)
+
+
+async def test_taps_on_the_bots_own_options_are_never_limited(
+    app_client: Client, shops: dict[str, ProvisionedShop], sync_engine: Engine
+) -> None:
+    grocery = shops["grocery"]
+    set_shop(sync_engine, grocery.id, rate_limit_per_minute=1)
+    client, _ = app_client
+    ana = Customer(client, sync_engine, grocery.phone_number_id)
+    await ana.says("hola")  # the one typed message the minute allows
+    for _ in range(3):  # a quick customer: tap, tap, tap... (7 s apart: all in the minute)
+        replies = await ana.taps(1)
+        assert replies and "Espera un minuto" not in json.dumps(replies, ensure_ascii=False)
+    notice = await ana.says("hola otra vez")  # typing again is counted
+    assert "Espera un minuto" in notice[0]["text"]["body"]

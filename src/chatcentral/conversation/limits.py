@@ -3,7 +3,7 @@ the counters, this decides, the service writes them back.
 
 - Per customer: at most `rate_limit_per_minute` messages (a shop setting, 20 by default)
   in a window that opens with the first message and lasts a minute, by the times WhatsApp
-  says they were sent. The first message
+  says they were sent. Taps on the bot's buttons and lists do not count. The first message
   past the limit gets one short notice; the rest of the window's messages are stored and
   not answered.
 - Per shop: its plan's monthly message quota. Past it every customer gets a short polite
@@ -22,6 +22,8 @@ from chatcentral.conversation.shop import Shop
 from chatcentral.whatsapp import outbound
 
 WINDOW = timedelta(minutes=1)
+# Message types that answer the bot's own buttons and lists: never rate-limited.
+TAPS = frozenset({"interactive", "button"})
 
 
 class Verdict(enum.Enum):

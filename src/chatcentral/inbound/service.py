@@ -132,9 +132,13 @@ class ConversationService:
                 await transaction.commit()
                 return Outcome.STALE
             # Counted by when the customer sent them (WhatsApp's timestamps): a backlog
-            # delivered at once after an outage is not a flood.
-            rate = limits.per_minute(shop)
-            window, verdict = limits.count_message(session.window, sent_at, rate)
+            # delivered at once after an outage is not a flood. Taps on the bot's own
+            # buttons and lists are answers to its questions, never counted: a customer
+            # going quickly through an order is not slowed down.
+            window, verdict = session.window, Verdict.ANSWER
+            if message.type not in limits.TAPS:
+                rate = limits.per_minute(shop)
+                window, verdict = limits.count_message(session.window, sent_at, rate)
             if verdict is not Verdict.ANSWER or limits.over_quota(shop, used):
                 held = _Held(session.id, sent_at, window, month)
                 await self._hold_back(conn, pg, shop, customer_id, identity, message, verdict, held)
