@@ -1,5 +1,6 @@
-"""Fixtures of the web panel's tests: its app in process, reached as http://127.0.0.1 (its
-cookies are then not Secure, as in development), with login links pointing at
+"""Fixtures of the database tier: a dispatcher on the test's database (Graph API calls go
+to respx), and the web panel's app in process, reached as http://127.0.0.1 (its cookies
+are then not Secure, as in development), with login links pointing at
 CHATCENTRAL_PUBLIC_URL."""
 
 from __future__ import annotations
@@ -12,8 +13,19 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from chatcentral.config import Settings
+from chatcentral.outbox.dispatcher import Dispatcher
+from chatcentral.whatsapp.graph import GraphClient
 
 PUBLIC_URL = "https://panel.example"
+
+
+@pytest.fixture
+async def dispatcher(async_engine: AsyncEngine, settings: Settings) -> AsyncIterator[Dispatcher]:
+    graph = GraphClient(settings.whatsapp_api_base_url, settings.whatsapp_api_version)
+    outbox = Dispatcher(async_engine, graph, settings)
+    yield outbox
+    await outbox.aclose()
+    await graph.aclose()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -40,13 +39,6 @@ def graph_error(status: int, code: int, message: str = "error") -> httpx.Respons
     return httpx.Response(
         status, json={"error": {"message": message, "type": "OAuthException", "code": code}}
     )
-
-
-@pytest.fixture
-async def dispatcher(async_engine: AsyncEngine, settings: Settings) -> AsyncIterator[Dispatcher]:
-    graph = GraphClient(settings.whatsapp_api_base_url, settings.whatsapp_api_version)
-    yield Dispatcher(async_engine, graph, settings)
-    await graph.aclose()
 
 
 async def post(client: httpx.AsyncClient, body: dict[str, Any]) -> None:

@@ -4,28 +4,18 @@ reply is accepted, never after a reply that failed for good."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import pytest
 import respx
 from sqlalchemy import Engine, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chatcentral.config import Settings
 from chatcentral.outbox.dispatcher import Dispatcher
-from chatcentral.whatsapp.graph import GraphClient
 from tests.conftest import ProvisionedShop
 from tests.db.test_dispatcher import GRAPH, Client, accepted, graph_error, post
 from tests.support import cloud
-
-
-@pytest.fixture
-async def dispatcher(async_engine: AsyncEngine, settings: Settings) -> AsyncIterator[Dispatcher]:
-    graph = GraphClient(settings.whatsapp_api_base_url, settings.whatsapp_api_version)
-    yield Dispatcher(async_engine, graph, settings)
-    await graph.aclose()
 
 
 def queued(engine: Engine) -> list[Any]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -14,13 +13,10 @@ import pytest
 import respx
 from prometheus_client import REGISTRY
 from sqlalchemy import Engine, text
-from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
-from chatcentral.config import Settings
 from chatcentral.outbox.dispatcher import Dispatcher
 from chatcentral.whatsapp import outbound
-from chatcentral.whatsapp.graph import GraphClient
 from tests.conftest import ProvisionedShop
 from tests.support import cloud
 from tests.support.conversation import Customer
@@ -30,13 +26,6 @@ Client = tuple[httpx.AsyncClient, Starlette]
 INSIDE = "525587654321"  # wrote to the shop's number an hour ago: window open
 OUTSIDE = "525511112222"  # wrote two days ago: window closed
 CUSTOMER = "525512345678"
-
-
-@pytest.fixture
-async def dispatcher(async_engine: AsyncEngine, settings: Settings) -> AsyncIterator[Dispatcher]:
-    graph = GraphClient(settings.whatsapp_api_base_url, settings.whatsapp_api_version)
-    yield Dispatcher(async_engine, graph, settings)
-    await graph.aclose()
 
 
 @pytest.fixture

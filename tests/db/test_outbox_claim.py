@@ -6,14 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from chatcentral.config import Settings
 from chatcentral.outbox import sql as dispatcher_sql
 from chatcentral.outbox.dispatcher import Dispatcher
-from chatcentral.whatsapp.graph import GraphClient
 from tests.conftest import ProvisionedShop
 
 PENDING = 100_000
@@ -95,15 +92,6 @@ def _queue(engine: Engine, tenant_id: int, rows: list[tuple[str, str]]) -> list[
                 ).scalar_one()
             )
     return ids
-
-
-@pytest.fixture
-async def dispatcher(async_engine: AsyncEngine, settings: Settings) -> Iterator[Dispatcher]:
-    yield Dispatcher(
-        async_engine,
-        GraphClient(settings.whatsapp_api_base_url, settings.whatsapp_api_version),
-        settings,
-    )
 
 
 async def test_the_claim_takes_the_due_head_of_each_queue_only(

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -24,7 +23,6 @@ from chatcentral.outbox.dispatcher import Dispatcher
 from chatcentral.outgoing import endpoints
 from chatcentral.outgoing.endpoints import EndpointRefused, checked_url
 from chatcentral.tenancy.directory import load_shops
-from chatcentral.whatsapp.graph import GraphClient
 from tests.conftest import ProvisionedShop
 from tests.db.test_conversation import grocery_cart
 from tests.db.test_dispatcher import GRAPH, Client, accepted, make_due
@@ -41,15 +39,6 @@ def premium(engine: Engine) -> None:
                 "(SELECT id FROM central.plans WHERE code = 'premium') WHERE slug = 'tienda'"
             )
         )
-
-
-@pytest.fixture
-async def dispatcher(async_engine: AsyncEngine, settings: Settings) -> AsyncIterator[Dispatcher]:
-    graph = GraphClient(settings.whatsapp_api_base_url, settings.whatsapp_api_version)
-    outbox = Dispatcher(async_engine, graph, settings)
-    yield outbox
-    await outbox.aclose()
-    await graph.aclose()
 
 
 async def add_endpoint(async_engine: AsyncEngine, settings: Settings) -> str:

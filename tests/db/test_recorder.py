@@ -6,31 +6,20 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import itertools
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
 import httpx
-import pytest
 import respx
 from sqlalchemy import Engine, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from chatcentral.config import Settings
 from chatcentral.outbox.dispatcher import Dispatcher
 from chatcentral.outbox.recorder import AcceptedRecorder
-from chatcentral.whatsapp.graph import GraphClient
 from tests.conftest import ProvisionedShop
 from tests.db.test_dispatcher import GRAPH, Client, accepted, post
 from tests.db.test_round_trips import traced
 from tests.support import cloud
-
-
-@pytest.fixture
-async def dispatcher(async_engine: AsyncEngine, settings: Settings) -> AsyncIterator[Dispatcher]:
-    graph = GraphClient(settings.whatsapp_api_base_url, settings.whatsapp_api_version)
-    yield Dispatcher(async_engine, graph, settings)
-    await graph.aclose()
 
 
 async def customers_write(client: httpx.AsyncClient, count: int) -> None:

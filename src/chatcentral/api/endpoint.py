@@ -34,6 +34,7 @@ from chatcentral.api.problems import (
 )
 from chatcentral.config import Settings
 from chatcentral.db.engine import TenantBinder
+from chatcentral.media.store import Store
 
 M = TypeVar("M", bound=BaseModel)
 # Bodies larger than this are refused before they are parsed (a CSV of a few thousand
@@ -52,6 +53,7 @@ class Call:
     _body: BaseModel | None
     raw_body: bytes = b""
     settings: Settings | None = None  # the app's (keys to encrypt with, ...)
+    store: Store | None = None  # where inbound media are kept (links to them)
 
     def query(self, model: type[M]) -> M:
         assert isinstance(self._query, model)
@@ -190,8 +192,11 @@ async def _serve(endpoint: Endpoint, request: Request) -> Response:
             )
         body = _body(raw, endpoint.body) if endpoint.body is not None else None
         conn = await TenantBinder.bind(raw_conn, who.shop.schema)
-        settings = getattr(request.app.state, "settings", None)
-        result = await endpoint.handler(Call(who, conn, path, query, body, raw, settings))
+        state = request.app.state
+        settings = getattr(state, "settings", None)
+        store = getattr(state, "media_store", None)
+        call = Call(who, conn, path, query, body, raw, settings, store)
+        result = await endpoint.handler(call)
     if isinstance(result, Response):
         return result
     return JSONResponse(result.model_dump(mode="json"), status_code=endpoint.status)

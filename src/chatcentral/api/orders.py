@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
-from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy import BigInteger, ColumnElement, and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 
@@ -18,7 +18,15 @@ from chatcentral.api import pages
 from chatcentral.api.endpoint import Call, Endpoint
 from chatcentral.api.fields import Id, Note
 from chatcentral.api.problems import conflict, not_found
-from chatcentral.models.tenant import Customer, Order, OrderHistory, OrderItem, OrderStatus
+from chatcentral.media.staff_links import media_link
+from chatcentral.models.tenant import (
+    Customer,
+    Message,
+    Order,
+    OrderHistory,
+    OrderItem,
+    OrderStatus,
+)
 from chatcentral.orders.status import StatusRefused, change_status
 
 StatusCode = Literal[
@@ -61,6 +69,13 @@ class HistoryEntry(BaseModel):
     changed_at: datetime
 
 
+class ReceiptLink(BaseModel):
+    state: Literal["pending", "stored", "failed"] | None = Field(
+        description="the download's state; null: the message is not one we keep"
+    )
+    url: str | None = Field(description="a GET link, valid for minutes, once stored")
+
+
 class OrderDetail(OrderSummary):
     subtotal: Decimal
     delivery_fee: Decimal
@@ -72,6 +87,11 @@ class OrderDetail(OrderSummary):
     payment_method: str | None
     cash_tendered: Decimal | None
     payment_proof_received: bool
+    payment_proof: ReceiptLink | None = Field(
+        default=None,
+        description="the transfer receipt the customer sent: its state and, once kept, a "
+        "short-lived link to it",
+    )
     notes: str | None
     items: list[OrderLine]
     history: list[HistoryEntry]
@@ -235,11 +255,37 @@ async def read_order(conn: AsyncConnection, order_id: int) -> OrderDetail | None
 
 
 async def get_order(call: Call) -> OrderDetail:
-    """One order with its items and every status it went through."""
+    """One order with its items, every status it went through and a link to the transfer
+    receipt the customer sent, if any."""
     order = await read_order(call.conn, call.path["order_id"])
     if order is None:
         raise not_found(f"no order {call.path['order_id']} in this shop")
+    if order.payment_proof_received and call.store is not None and call.settings is not None:
+        order.payment_proof = await _receipt(call, order.id)
     return order
+
+
+# The customer's message that carried an order's receipt: the order keeps its media id.
+_RECEIPT = (
+    select(Message.id)
+    .join(Order, Order.customer_id == Message.customer_id)
+    .where(Order.id == bindparam("order_id", type_=BigInteger))
+    .where(Message.direction == "in")
+    .where(Message.body[Message.type]["id"].astext == Order.payment_proof_media_id)
+    .order_by(Message.id.desc())
+    .limit(1)
+)
+
+
+async def _receipt(call: Call, order_id: int) -> ReceiptLink | None:
+    assert call.store is not None and call.settings is not None
+    message_id = (await call.conn.execute(_RECEIPT, {"order_id": order_id})).scalar()
+    if message_id is None:
+        return None
+    link = await media_link(
+        call.conn, call.store, message_id, expires_s=call.settings.chatcentral_media_link_ttl_s
+    )
+    return ReceiptLink(state=link.state, url=link.url) if link is not None else None
 
 
 async def change_order_status(call: Call) -> OrderDetail:

@@ -3,7 +3,10 @@ that tells the customer on WhatsApp exactly as an admin's command does."""
 
 from __future__ import annotations
 
-from sqlalchemy import Engine
+import io
+import json
+
+from sqlalchemy import Engine, text
 
 from tests.conftest import ProvisionedShop
 from tests.db.api.conftest import Api, add_customer, add_order, assert_problem, days_ago, rows
@@ -199,3 +202,44 @@ async def test_unknown_paths_and_methods_are_problems(
     response = await api.request("DELETE", "/orders")
     assert_problem(response, 405)
     assert response.headers["allow"] == "GET"
+
+
+async def test_an_order_links_to_the_receipt_the_customer_sent(
+    api: Api, shops: dict[str, ProvisionedShop], sync_engine: Engine
+) -> None:
+    customer = add_customer(sync_engine, "tenant_tienda", "5215511112222")
+    order_id = add_order(sync_engine, "tenant_tienda", customer)
+    assert (await api.get(f"/orders/{order_id}")).json()["payment_proof"] is None
+    receipt = b"\xff\xd8 a photo of a transfer"
+    with sync_engine.begin() as conn:
+        conn.execute(
+            text("UPDATE tenant_tienda.orders SET payment_proof_media_id = 'MEDIA1' WHERE id = :o"),
+            {"o": order_id},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO tenant_tienda.messages (customer_id, direction, wamid, type, body, "
+                "status, media_state, media_key, media_mime, media_size) VALUES (:c, 'in', "
+                "'wamid.RECEIPT', 'image', CAST(:b AS jsonb), 'received', 'pending', NULL, "
+                "'image/jpeg', NULL)"
+            ),
+            {"c": customer, "b": json.dumps({"type": "image", "image": {"id": "MEDIA1"}})},
+        )
+    pending = (await api.get(f"/orders/{order_id}")).json()["payment_proof"]
+    assert pending == {"state": "pending", "url": None}  # not downloaded yet
+    key = "tenant_tienda/2026/11/receipt.jpg"
+    await api.client._transport.app.state.media_store.put(key, io.BytesIO(receipt), "image/jpeg")  # type: ignore[attr-defined]
+    with sync_engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE tenant_tienda.messages SET media_state = 'stored', media_key = :k "
+                "WHERE wamid = 'wamid.RECEIPT'"
+            ),
+            {"k": key},
+        )
+    stored = (await api.get(f"/orders/{order_id}")).json()["payment_proof"]
+    assert stored["state"] == "stored" and "/media/" in stored["url"]
+    fetched = await api.client.get(stored["url"])
+    assert fetched.status_code == 200 and fetched.content == receipt
+    # Another shop's key sees neither the order nor its receipt.
+    assert_problem(await api.get(f"/orders/{order_id}", key=api.other_key), 404)
