@@ -128,7 +128,9 @@ async def services(
     # Retention: message bodies past CHATCENTRAL_RETENTION_DAYS, daily, where the dispatcher runs.
     retention = None
     if running.supervisor is not None and settings.chatcentral_retention_days:
-        retention = RetentionJob(engine, settings.chatcentral_retention_days, clock).start(stop)
+        retention = RetentionJob(
+            engine, settings.chatcentral_retention_days, clock, store=media_store
+        ).start(stop)
     # Handoffs nobody answered in time: where the dispatcher runs (0 turns it off).
     handoff_timeouts = None
     if running.supervisor is not None and settings.chatcentral_handoff_check_s > 0:

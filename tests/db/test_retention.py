@@ -4,6 +4,7 @@ by shop; recent messages and every order stay as they were."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,7 +18,9 @@ from starlette.applications import Starlette
 from chatcentral.app import create_app
 from chatcentral.cli import main
 from chatcentral.config import Settings
+from chatcentral.media.store import make_store
 from chatcentral.retention.job import RetentionJob
+from chatcentral.retention.purge import purge
 from tests.conftest import ProvisionedShop
 from tests.db.test_conversation import grocery_cart
 from tests.db.test_dispatcher import accepted
@@ -206,3 +209,36 @@ async def test_the_job_runs_again_after_its_interval(
     finally:
         stop.set()
         await asyncio.wait_for(task, 5)
+
+
+async def test_purge_deletes_the_stored_media_of_old_messages_and_keeps_recent_ones(
+    async_engine: AsyncEngine,
+    shops: dict[str, ProvisionedShop],
+    sync_engine: Engine,
+    settings: Settings,
+) -> None:
+    store = make_store(settings)
+    for key in ("tenant_tienda/old.jpg", "tenant_tienda/new.jpg"):
+        await store.put(key, io.BytesIO(b"photo " + key.encode()), "image/jpeg")
+    with sync_engine.begin() as conn:
+        for key, age in (("tenant_tienda/old.jpg", 200), ("tenant_tienda/new.jpg", 1)):
+            conn.execute(
+                text(
+                    "INSERT INTO tenant_tienda.messages (direction, type, body, status, "
+                    "media_state, media_key, media_mime, created_at) VALUES ('in', 'image', "
+                    """'{"image": {"id": "M"}}', 'received', 'stored', :k, 'image/jpeg', """
+                    "now() - make_interval(days => :d))"
+                ),
+                {"k": key, "d": age},
+            )
+    report = await purge(async_engine, datetime.now(UTC) - timedelta(days=180), store=store)
+    [tienda] = [shop for shop in report.shops if shop.slug == "tienda"]
+    assert tienda.objects == 1 and "1 stored media object(s) deleted" in tienda.line(dry_run=False)
+    with pytest.raises(KeyError):  # the store has no such object any more
+        await store.get("tenant_tienda/old.jpg")
+    assert await store.get("tenant_tienda/new.jpg") == b"photo tenant_tienda/new.jpg"
+    with sync_engine.connect() as conn:
+        kept = conn.execute(
+            text("SELECT media_key FROM tenant_tienda.messages ORDER BY created_at")
+        ).scalars()
+        assert list(kept) == [None, "tenant_tienda/new.jpg"]

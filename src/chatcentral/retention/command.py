@@ -43,6 +43,7 @@ def _cmd_purge(args: argparse.Namespace) -> int:
     from chatcentral.config import get_settings
     from chatcentral.db.engine import make_engine
     from chatcentral.db.server import resolve_database
+    from chatcentral.media.store import make_store
     from chatcentral.retention.purge import PurgeReport, purge, targets
 
     settings = get_settings()
@@ -59,7 +60,8 @@ def _cmd_purge(args: argparse.Namespace) -> int:
             shops = await targets(engine, args.shop)
             if args.shop and not shops:
                 return f"no tenant with slug {args.shop!r}"
-            return await purge(engine, cutoff, dry_run=args.dry_run, shops=shops)
+            store = make_store(settings)
+            return await purge(engine, cutoff, dry_run=args.dry_run, shops=shops, store=store)
         finally:
             await engine.dispose()
 

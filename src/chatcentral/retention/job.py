@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from chatcentral.media.store import Store
 from chatcentral.retention.purge import purge
 
 log = logging.getLogger(__name__)
@@ -30,8 +31,10 @@ class RetentionJob:
         days: int,
         clock: Callable[[], datetime],
         interval: float = DAILY_S,
+        store: Store | None = None,
     ) -> None:
         self._engine = engine
+        self._store = store
         self._period = timedelta(days=days)
         self._clock = clock
         self._interval = interval
@@ -42,7 +45,8 @@ class RetentionJob:
     async def _loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                report = await purge(self._engine, self._clock() - self._period)
+                cutoff = self._clock() - self._period
+                report = await purge(self._engine, cutoff, store=self._store)
                 erased = sum(shop.messages for shop in report.shops)
                 log.info(
                     "retention: %d message bodies older than %s erased in %d shop(s)",

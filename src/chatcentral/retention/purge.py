@@ -8,6 +8,11 @@ reference to a photo or a payment receipt on Meta's side). The body becomes
 are never touched. The payloads the webhook could not handle (`central.unhandled_updates`)
 of the shop's number are erased the same way: they hold the same raw messages.
 
+Media kept from those messages (a photo, a receipt, a voice note in S3 or under the data
+dir) go with them: the row forgets its object key in the batch's transaction, then the
+object is deleted from the store (a deletion that fails is logged; the object is then
+only unreferenced).
+
 Rows are erased in batches of `BATCH`, each its own short transaction, walking the
 primary key: a shop with millions of old messages never holds locks for long, and a pass
 cut short is simply continued by the next.
@@ -24,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chatcentral.db.engine import TenantBinder
 from chatcentral.logs import log_context
+from chatcentral.media.store import Store
 from chatcentral.models.central import Tenant, UnhandledUpdate
 from chatcentral.models.tenant import Message
 
@@ -48,6 +54,7 @@ class ShopPurge:
     messages: int = 0  # bodies erased (or, in a dry run, that would be)
     media: int = 0  # of those, media messages
     unhandled: int = 0  # unhandled webhook payloads of the shop's number
+    objects: int = 0  # stored media objects deleted
     error: str | None = None
 
     def line(self, *, dry_run: bool) -> str:
@@ -59,6 +66,7 @@ class ShopPurge:
         return (
             f"{self.slug}: {verb} {self.messages} message bodies ({self.media} with media), "
             f"{self.unhandled} unhandled webhook payload(s)"
+            + (f", {self.objects} stored media object(s) deleted" if self.objects else "")
         )
 
 
@@ -86,10 +94,19 @@ _NEXT_BATCH = (
     .limit(BATCH)
     .scalar_subquery()
 )
+_BATCH_KEYS = (
+    select(Message.id, Message.media_key).where(Message.id.in_(_NEXT_BATCH)).with_for_update()
+)
 _ERASE_MESSAGES = (
     update(Message)
     .where(Message.id.in_(_NEXT_BATCH))
-    .values(body=func.jsonb_build_object(PURGED_KEY, func.now()))
+    .values(
+        body=func.jsonb_build_object(PURGED_KEY, func.now()),
+        media_key=None,
+        media_size=None,
+        media_sha256=None,
+        media_state=None,
+    )
     .returning(Message.id, Message.type)
 )
 _OLD_UNHANDLED = and_(
@@ -120,6 +137,7 @@ async def purge(
     *,
     dry_run: bool = False,
     shops: list[Target] | None = None,
+    store: Store | None = None,
 ) -> PurgeReport:
     """Erase (or with `dry_run`, count) what is older than `cutoff` in every shop. A shop
     that fails is reported and the others go on."""
@@ -128,7 +146,9 @@ async def purge(
     for shop in shops if shops is not None else await targets(engine):
         with log_context(shop=shop.slug):
             try:
-                result = await purge_shop(engine, binder, shop, cutoff, dry_run=dry_run)
+                result = await purge_shop(
+                    engine, binder, shop, cutoff, dry_run=dry_run, store=store
+                )
             except Exception as exc:  # one broken schema must not keep the others' data
                 log.exception("retention: shop %s could not be purged", shop.slug)
                 result = ShopPurge(shop.slug, error=f"{type(exc).__name__}")
@@ -139,7 +159,13 @@ async def purge(
 
 
 async def purge_shop(
-    engine: AsyncEngine, binder: TenantBinder, shop: Target, cutoff: datetime, *, dry_run: bool
+    engine: AsyncEngine,
+    binder: TenantBinder,
+    shop: Target,
+    cutoff: datetime,
+    *,
+    dry_run: bool,
+    store: Store | None = None,
 ) -> ShopPurge:
     tenant = binder.engine_for(shop.schema)
     result = ShopPurge(shop.slug)
@@ -153,13 +179,29 @@ async def purge_shop(
         return result
     after = 0
     while True:
+        batch = {**params, "after": after}
         async with tenant.begin() as conn:
-            erased = (await conn.execute(_ERASE_MESSAGES, {**params, "after": after})).all()
+            keys = [row.media_key for row in (await conn.execute(_BATCH_KEYS, batch)).all()]
+            erased = (await conn.execute(_ERASE_MESSAGES, batch)).all()
         if not erased:
             break
+        result.objects += await _delete_objects(store, shop.slug, [k for k in keys if k])
         result.messages += len(erased)
         result.media += sum(1 for row in erased if row.type in MEDIA_TYPES)
         after = max(row.id for row in erased)
     async with engine.begin() as conn:
         result.unhandled = (await conn.execute(_ERASE_UNHANDLED, params)).rowcount
     return result
+
+
+async def _delete_objects(store: Store | None, slug: str, keys: list[str]) -> int:
+    """Delete the stored media of erased messages; how many went (failures are logged)."""
+    deleted = 0
+    for key in keys if store is not None else []:
+        assert store is not None
+        try:
+            await store.delete(key)
+            deleted += 1
+        except Exception:  # the row already forgot it: an unreferenced object, logged
+            log.warning("retention: shop %s: media object %s not deleted", slug, key, exc_info=True)
+    return deleted
