@@ -148,4 +148,6 @@ async def _tell_customer(
     else:
         assert customer.bsuid is not None  # every customer has one or the other
         recipient, payload = customer.bsuid, outbound.envelope(reply, recipient=customer.bsuid)
-    await enqueue.queue_reply(conn, shop.id, customer.id, recipient, reply, payload)
+    await enqueue.queue_message(
+        conn, shop.id, "message", recipient, reply, payload, customer_id=customer.id
+    )

@@ -495,11 +495,7 @@ class Dispatcher:
         fence = {"id": row.id, "lease": row.leased_until}
         failure = outcome.failure
         if failure is None:
-            if (await conn.execute(sql.MARK_SENT, fence)).first() is not None:
-                await self._message_accepted(conn, row, outcome.wamid)
-                for sent_hook in self._sent_hooks:
-                    await sent_hook(conn, row)
-            else:
+            if row.id not in await self._accepted.write(conn, [(row, outcome.wamid)]):
                 self._superseded(row)
             return
         details = {**fence, "error": failure.reason, "code": failure.code}
@@ -546,16 +542,6 @@ class Dispatcher:
             row.slug,
             row.id,
             "sent" if failure is None else "failed",
-        )
-
-    async def _message_accepted(
-        self, conn: AsyncConnection, row: Claimed, wamid: str | None
-    ) -> None:
-        if row.message_id is None:
-            return
-        tenant_conn = await TenantBinder.bind(conn, row.schema)
-        await tenant_conn.execute(
-            sql.MESSAGE_ACCEPTED, {"out_id": row.message_id, "out_wamid": wamid}
         )
 
     async def _message_replaced(self, conn: AsyncConnection, row: Claimed) -> None:

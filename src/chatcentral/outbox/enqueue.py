@@ -11,7 +11,7 @@ from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
-from sqlalchemy import Integer, Text, bindparam, literal, select
+from sqlalchemy import Integer, Text, bindparam, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -34,19 +34,9 @@ _reply = (
     .returning(Message.id)
     .cte("reply")
 )
-_QUEUE_REPLY = pg_insert(Outbox).from_select(
-    ["tenant_id", "kind", "recipient", "payload", "message_id", "mark_read_wamid"],
-    select(
-        bindparam("tenant_id", type_=Integer),
-        literal("message"),
-        bindparam("recipient", type_=Text),
-        bindparam("payload", type_=JSONB),
-        _reply.c.id,
-        bindparam("mark_read_wamid", type_=Text),
-    ),
-)
-# `_QUEUE_REPLY` for the driver path (`db/driver.py`): messages unqualified, the
-# transaction's search_path naming the shop's schema.
+# A reply and its send for the message path, on the driver connection (`db/driver.py`):
+# messages unqualified, the transaction's search_path naming the shop's schema; the last
+# reply to a message carries its mark-read.
 QUEUE_REPLY = """
 WITH reply AS (
     INSERT INTO messages (customer_id, direction, type, body, status)
@@ -57,8 +47,8 @@ SELECT %(tenant_id)s::integer, 'message', %(recipient)s::text, %(payload)s, repl
        %(mark_read_wamid)s::text
 FROM reply
 """
-# The same for a message of any kind (news for the shop's staff, say), with the call to
-# make instead if Meta refuses it for a closed 24-hour window (131047).
+# A message of any kind (a reply outside the message path, news for the shop's staff),
+# with the call to make instead if Meta refuses it for a closed 24-hour window (131047).
 _QUEUE_MESSAGE = pg_insert(Outbox).from_select(
     ["tenant_id", "kind", "recipient", "payload", "fallback", "message_id"],
     select(
@@ -78,31 +68,6 @@ _QUEUE_CALL = pg_insert(Outbox).values(
 )
 
 
-async def queue_reply(
-    conn: AsyncConnection,
-    tenant_id: int,
-    customer_id: int,
-    recipient: str,
-    reply: dict[str, Any],
-    payload: dict[str, Any],
-    *,
-    mark_read_wamid: str | None = None,
-) -> None:
-    """Record the outbound message and queue its send, in one statement; once Meta accepts
-    it the dispatcher marks `mark_read_wamid` (the customer's message it answers) read."""
-    params = {
-        "mark_read_wamid": mark_read_wamid,
-        "tenant_id": tenant_id,
-        "customer_id": customer_id,
-        "recipient": recipient,
-        "type": reply.get("type", "unknown"),
-        "body": reply,
-        "payload": payload,
-        "handoff_id": None,
-    }
-    await conn.execute(_QUEUE_REPLY, params)
-
-
 async def queue_replies(
     pg: psycopg.AsyncConnection[Any],
     tenant_id: int,
@@ -112,7 +77,8 @@ async def queue_replies(
     *,
     mark_read_wamid: str | None = None,
 ) -> None:
-    """`queue_reply` for each (reply, payload) in order, on the driver connection (queued
+    """Record each outbound reply and queue its send (`QUEUE_REPLY`), in order, on the
+    driver connection (queued
     in the caller's pipeline); the last one carries `mark_read_wamid`."""
     for number, (reply, payload) in enumerate(calls, start=1):
         params = {

@@ -11,7 +11,8 @@ meanwhile.
 
 The lease fence is kept per row: a row is marked sent only while still pending under the
 lease that sent it, and only those rows' messages and hooks are touched. A failed write
-fails every row of it, and the dispatcher records them one at a time (its retry path).
+fails every row of it, and the dispatcher records them one at a time (its retry path),
+with the same statement (`write`).
 """
 
 from __future__ import annotations
@@ -21,14 +22,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from chatcentral.db.driver import driver_of, enter_schema
 from chatcentral.outbox.alerts import SentHook
 from chatcentral.outbox.rows import Claimed
-from chatcentral.outbox.statuses import RANK
-
-_RANKS = sorted(RANK, key=RANK.__getitem__)
+from chatcentral.outbox.statuses import RANKS
 
 # One shop's accepted sends: the outbox rows still pending under their leases become
 # sent; their message rows get the wamid and the best status its webhooks already
@@ -87,23 +86,28 @@ class AcceptedRecorder:
                     done.set_result(row.id in written)
 
     async def _write(self, batch: list[tuple[Claimed, str | None]]) -> set[int]:
+        async with self._engine.begin() as conn:
+            return await self.write(conn, batch)
+
+    async def write(
+        self, conn: AsyncConnection, batch: list[tuple[Claimed, str | None]]
+    ) -> set[int]:
+        """Record these accepted sends in `conn`'s transaction (the sent hooks included);
+        the ids of the rows still pending under their leases, the ones written."""
         by_schema: dict[str, list[tuple[Claimed, str | None]]] = defaultdict(list)
         for row, wamid in batch:
             by_schema[row.schema].append((row, wamid))
-        async with self._engine.connect() as conn:
-            transaction = await conn.begin()
-            pg = await driver_of(conn, *by_schema)
-            async with pg.pipeline():
-                cursors = []
-                for schema, rows in by_schema.items():
-                    await enter_schema(pg, schema)
-                    cursors.append(await pg.execute(MARK_ACCEPTED, _params(rows)))
-            written = {id_ for cursor in cursors for (id_,) in await cursor.fetchall()}
-            for row, _ in batch:
-                if row.id in written:
-                    for hook in self._hooks:
-                        await hook(conn, row)
-            await transaction.commit()
+        pg = await driver_of(conn, *by_schema)
+        async with pg.pipeline():
+            cursors = []
+            for schema, rows in by_schema.items():
+                await enter_schema(pg, schema)
+                cursors.append(await pg.execute(MARK_ACCEPTED, _params(rows)))
+        written = {id_ for cursor in cursors for (id_,) in await cursor.fetchall()}
+        for row, _ in batch:
+            if row.id in written:
+                for hook in self._hooks:
+                    await hook(conn, row)
         return written
 
 
@@ -112,5 +116,5 @@ def _params(rows: list[tuple[Claimed, str | None]]) -> dict[str, Any]:
         "ids": [row.id for row, _ in rows],
         "leases": [row.leased_until for row, _ in rows],
         "wamids": [wamid for _, wamid in rows],
-        "ranks": _RANKS,
+        "ranks": RANKS,
     }

@@ -4,11 +4,10 @@ time. Tenant tables are unqualified; the caller's connection carries the shop's 
 
 from __future__ import annotations
 
-from sqlalchemy import Integer, Text, bindparam, func, select, text, update
+from sqlalchemy import Integer, Text, bindparam, func, text, update
 from sqlalchemy.dialects.postgresql import JSONB
 
-from chatcentral.models.tenant import Message, MessageStatus
-from chatcentral.outbox.statuses import rank_of
+from chatcentral.models.tenant import Message
 
 # "The lowest pending id of each (shop, recipient)", walked oldest first: pending rows in
 # id order (ix_outbox_pending_id), each kept only if it heads its customer's queue (one
@@ -95,25 +94,6 @@ DROP_NEXT_MARK_READ = text(
     """
 )
 # The tenant's outbound message row, built once (bind parameters, not per-row literals).
-WAMID = bindparam("out_wamid", type_=Text)
-MESSAGE_ACCEPTED = (
-    update(Message)
-    .where(Message.id == bindparam("out_id"))
-    .values(
-        sent_at=func.now(),
-        status_updated_at=func.now(),
-        wamid=func.coalesce(WAMID, Message.wamid),
-        # Status webhooks may have beaten us here: start from what they said.
-        status=func.coalesce(
-            select(MessageStatus.status)
-            .where(MessageStatus.wamid == WAMID)
-            .order_by(rank_of(MessageStatus.status).desc())
-            .limit(1)
-            .scalar_subquery(),
-            "accepted",
-        ),
-    )
-)
 MESSAGE_REPLACED = (
     update(Message)
     .where(Message.id == bindparam("out_id"))

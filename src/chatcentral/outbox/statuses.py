@@ -11,11 +11,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import Case, ColumnElement, case
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.orm import InstrumentedAttribute
 
 from chatcentral.db.driver import SchemaSQL, driver_of
 from chatcentral.metrics import STATUS_UPDATES
@@ -28,13 +25,8 @@ log = logging.getLogger(__name__)
 RANK = {"queued": 0, "accepted": 1, "sent": 2, "delivered": 3, "read": 4, "played": 5, "failed": 6}
 
 
-def rank_of(status: ColumnElement[Any] | InstrumentedAttribute[str]) -> Case[Any]:
-    """SQL expression ranking a status column like RANK (unknown statuses rank lowest)."""
-    return case(RANK, value=status, else_=-1)
-
-
 # The statuses in rank order: array_position() in it is a status's rank (NULL: unknown).
-_RANKS = sorted(RANK, key=RANK.__getitem__)
+RANKS = sorted(RANK, key=RANK.__getitem__)
 
 # A batch of one shop's statuses in one statement: record each (wamid, status) once, then
 # move each message forward to the highest new status, never backwards. Run alone in
@@ -82,7 +74,7 @@ async def apply_statuses(
         "statuses": [status.status for status in statuses],
         "codes": [status.error_code for status in statuses],
         "occurred": [datetime.fromtimestamp(status.timestamp, tz=UTC) for status in statuses],
-        "ranks": _RANKS,
+        "ranks": RANKS,
     }
     follow_up = tenant_id is not None and any(s.status == "failed" for s in statuses)
     async with tenant_engine.connect() as conn:

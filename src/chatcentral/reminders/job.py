@@ -279,13 +279,14 @@ async def _send(conn: AsyncConnection, shop: Shop, candidate: Candidate, now: da
     await conn.execute(
         update(Customer).where(Customer.id == candidate.customer_id).values(last_reminded_at=now)
     )
-    await enqueue.queue_reply(
+    await enqueue.queue_message(
         conn,
         shop.id,
-        candidate.customer_id,
+        "message",
         identity.recipient_key,
         message,
         outbound.envelope(message, **identity.address),
+        customer_id=candidate.customer_id,
     )
 
 
