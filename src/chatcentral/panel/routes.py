@@ -12,15 +12,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route, Router
@@ -36,20 +35,32 @@ from chatcentral.orders.status import StatusRefused, change_status
 from chatcentral.panel import access, board, delivery
 from chatcentral.panel.access import Session
 from chatcentral.panel.render import HEADERS, page
+from chatcentral.panel.requests import (
+    LOGIN_CSRF_COOKIE,
+    PREFIX,
+    SESSION_COOKIE,
+    Form,
+    engine_of,
+    field,
+    form_of,
+    login_csrf,
+    loopback,
+    not_found,
+    read_form,
+    refused,
+    secure,
+    signed_in,
+)
 from chatcentral.phones import InvalidPhone, normalize_phone
 from chatcentral.tenancy.directory import shop_by_id
 
 log = logging.getLogger(__name__)
 
-PREFIX = "/panel"
-SESSION_COOKIE = "cc_panel"
-LOGIN_CSRF_COOKIE = "cc_panel_login"
 NOTE_MAX = 500
 # The live feed looks for changes this often, and ends after a while (the browser's
 # EventSource reconnects by itself), so a server shutting down never waits long on it.
 POLL_S = 2.0
 STREAM_S = 55.0
-_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 STATUS_LABELS = {
     "confirmado": "Confirmar",
     "en_preparacion": "En preparación",
@@ -58,22 +69,12 @@ STATUS_LABELS = {
 }
 
 
-def _loopback(request: Request) -> bool:
-    return request.url.scheme == "http" and (request.url.hostname or "") in _LOOPBACK
-
-
-def _secure(request: Request) -> bool:
-    """Cookies are Secure except over plain http to this machine itself (development and
-    tests); anything reached by a name is expected behind https."""
-    return not _loopback(request)
-
-
 def public_base(settings: Settings, request: Request | None = None) -> str | None:
     """Where login links point: CHATCENTRAL_PUBLIC_URL, or this request's own address
     only when it is the machine itself (never a Host header from outside)."""
     if settings.chatcentral_public_url:
         return settings.chatcentral_public_url
-    if request is not None and _loopback(request):
+    if request is not None and loopback(request):
         return str(request.base_url).rstrip("/")
     return None
 
@@ -82,60 +83,13 @@ def login_link(base: str, token: str) -> str:
     return f"{base}{PREFIX}/login/link?{urlencode({'t': token})}"
 
 
-Form = dict[str, str]
-FORM_MAX = 16 * 1024  # the panel's forms are a few short fields
-
-
-async def _form(request: Request) -> Form:
-    """The fields of a urlencoded form (the panel's only kind), first value of each. Read
-    here rather than by Starlette's parser, which needs python-multipart for any form;
-    an oversized or malformed body reads as empty (and then fails its CSRF check)."""
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind != "application/x-www-form-urlencoded":
-        return {}
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > FORM_MAX:
-            return {}
-    try:
-        pairs = parse_qsl(body.decode(), keep_blank_values=True, max_num_fields=20)
-    except (UnicodeDecodeError, ValueError):
-        return {}
-    form: Form = {}
-    for name, value in pairs:
-        form.setdefault(name, value)
-    return form
-
-
-def _engine(request: Request) -> AsyncEngine:
-    engine: AsyncEngine = request.app.state.engine
-    return engine
-
-
-def _to_login() -> Response:
-    return RedirectResponse(f"{PREFIX}/login", status_code=303)
-
-
-def _not_found() -> Response:
-    return page("not_found.html", 404)
-
-
-def _refused() -> Response:
-    return page("refused.html", 403)
-
-
-def _login_csrf(request: Request) -> str:
-    return request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
-
-
 def _with_login_csrf(request: Request, response: Response, token: str) -> Response:
     response.set_cookie(
         LOGIN_CSRF_COOKIE,
         token,
         max_age=3600,
         path=PREFIX,
-        secure=_secure(request),
+        secure=secure(request),
         httponly=True,
         samesite="lax",
     )
@@ -147,53 +101,27 @@ def _login_csrf_ok(request: Request, form: Form) -> bool:
     return cookie is not None and access.same_token(form.get("csrf"), cookie)
 
 
-Handler = Callable[[Request, AsyncConnection, Session, Shop], Awaitable[Response]]
-
-
-def signed_in(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    """Run `handler` in one transaction with the caller's session and shop, the connection
-    bound to the shop's schema; no session → to the login page. POSTs must carry the
-    session's CSRF token (403 otherwise, nothing done)."""
-
-    async def endpoint(request: Request) -> Response:
-        cookie = request.cookies.get(SESSION_COOKIE, "")
-        form = await _form(request) if request.method == "POST" else None
-        async with _engine(request).begin() as conn:
-            session = await access.session_of(conn, cookie)
-            if session is None:
-                return _to_login()
-            if form is not None and not access.same_token(_text(form, "csrf"), session.csrf_token):
-                return _refused()
-            shop = await shop_by_id(conn, session.tenant_id)
-            if shop is None:
-                return _to_login()
-            request.state.form = form
-            bound = await TenantBinder.bind(conn, shop.schema)
-            return await handler(request, bound, session, shop)
-
-    return endpoint
-
-
-def _text(form: Form, name: str) -> str | None:
-    return form.get(name)
+async def _login_fields(request: Request) -> Form:
+    form, _ = await read_form(request)
+    return form
 
 
 # --- login ------------------------------------------------------------------------------
 
 
 async def login_form(request: Request) -> Response:
-    csrf = _login_csrf(request)
+    csrf = login_csrf(request)
     return _with_login_csrf(request, page("login.html", csrf=csrf), csrf)
 
 
 async def request_link(request: Request) -> Response:
     """Send a link to every active shop that has this phone as an admin. The answer is
     the same whether it has any: the page says nothing about who is an admin."""
-    form = await _form(request)
+    form = await _login_fields(request)
     if not _login_csrf_ok(request, form):
-        return _refused()
-    csrf = _login_csrf(request)
-    typed = (_text(form, "phone") or "").strip()[:40]
+        return refused()
+    csrf = login_csrf(request)
+    typed = (field(form, "phone") or "").strip()[:40]
     try:
         phone = normalize_phone(typed)
     except InvalidPhone:
@@ -201,7 +129,7 @@ async def request_link(request: Request) -> Response:
         return _with_login_csrf(request, response, csrf)
     settings: Settings = request.app.state.settings
     address = request.client.host if request.client else "unknown"
-    async with _engine(request).begin() as conn:
+    async with engine_of(request).begin() as conn:
         if not await access.allow_attempt(conn, phone, address):
             response = page("login.html", 429, csrf=csrf, phone=typed, error="too_many")
             return _with_login_csrf(request, response, csrf)
@@ -225,18 +153,18 @@ async def link_page(request: Request) -> Response:
     """The page a login link opens: a button that uses it. Opening the link does not use
     it, so a link preview or a scanner fetching the address does not burn it."""
     token = request.query_params.get("t", "")[: access.TOKEN_MAX]
-    csrf = _login_csrf(request)
+    csrf = login_csrf(request)
     return _with_login_csrf(request, page("link.html", csrf=csrf, token=token), csrf)
 
 
 async def use_link(request: Request) -> Response:
-    form = await _form(request)
+    form = await _login_fields(request)
     if not _login_csrf_ok(request, form):
-        return _refused()
-    async with _engine(request).begin() as conn:
-        made = await access.redeem_link(conn, _text(form, "t") or "")
+        return refused()
+    async with engine_of(request).begin() as conn:
+        made = await access.redeem_link(conn, field(form, "t") or "")
     if made is None:
-        csrf = _login_csrf(request)
+        csrf = login_csrf(request)
         refusal = page("login.html", 400, csrf=csrf, error="bad_link")
         return _with_login_csrf(request, refusal, csrf)
     cookie, _ = made
@@ -246,7 +174,7 @@ async def use_link(request: Request) -> Response:
         cookie,
         max_age=int(access.SESSION_VALID.total_seconds()),
         path=PREFIX,
-        secure=_secure(request),
+        secure=secure(request),
         httponly=True,
         samesite="lax",
     )
@@ -259,7 +187,7 @@ async def _logout(
 ) -> Response:
     await access.end_session(conn, session.id)
     response = RedirectResponse(f"{PREFIX}/login", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path=PREFIX, secure=_secure(request), httponly=True)
+    response.delete_cookie(SESSION_COOKIE, path=PREFIX, secure=secure(request), httponly=True)
     return response
 
 
@@ -304,10 +232,10 @@ async def _show_order(
     error: str | None = None,
 ) -> Response:
     if order_id > 2**63 - 1:
-        return _not_found()
+        return not_found()
     order = await order_detail(conn, order_id)
     if order is None:
-        return _not_found()
+        return not_found()
     steps = NEXT_STEPS.get(order.status_code, ())
     return page(
         "order.html",
@@ -338,16 +266,16 @@ async def _change(
     and the API do (same transitions, same history, the customer told the same way)."""
     order_id = request.path_params["order_id"]
     if order_id > 2**63 - 1:
-        return _not_found()
-    form: Form = request.state.form
-    wanted = _text(form, "status") or ""
-    note = (_text(form, "note") or "").strip()[:NOTE_MAX] or None
+        return not_found()
+    form = form_of(request)
+    wanted = field(form, "status") or ""
+    note = (field(form, "note") or "").strip()[:NOTE_MAX] or None
     outcome = await change_status(
         conn, shop, order_id, wanted, actor=f"panel:{session.phone}", note=note
     )
     if isinstance(outcome, StatusRefused):
         if outcome.reason == "not_found":
-            return _not_found()
+            return not_found()
         message = _REFUSALS.get(outcome.reason, "No se pudo cambiar el estado.")
         if outcome.current:
             message += f" Estado actual: {outcome.current}."
@@ -361,7 +289,7 @@ async def _events(
     """Server-sent events: `orders` with the newest order id and the latest status change,
     sent at once and whenever either moves (the page rings for a new id and reloads the
     board). Each poll takes a connection briefly; none is held between polls."""
-    engine = _engine(request)
+    engine = engine_of(request)
     cookie = request.cookies.get(SESSION_COOKIE, "")
 
     async def stream() -> AsyncIterator[str]:
