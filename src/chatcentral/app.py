@@ -36,7 +36,7 @@ from chatcentral.inbound.service import Clock, utc_now
 from chatcentral.media.serve import serve_media
 from chatcentral.outbox import sql
 from chatcentral.outbox.supervisor import Supervisor
-from chatcentral.panel.routes import PREFIX as PANEL_PREFIX
+from chatcentral.panel.requests import PREFIX as PANEL_PREFIX
 from chatcentral.panel.routes import router as panel_router
 from chatcentral.webhook.routes import receive, verify_handshake
 

@@ -11,8 +11,8 @@ from sqlalchemy import Column, Integer, MetaData, Table, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chatcentral.config import Settings
-from chatcentral.db.driver import driver_of, enter_schema
-from chatcentral.db.engine import TenantBinder, make_engine
+from chatcentral.db.driver import SchemaSQL, driver_of
+from chatcentral.db.engine import PREPARED_PER_SHOP, TenantBinder, make_engine
 
 SCHEMAS = ("shop_a", "shop_b", "shop_c", "shop_d")
 # Declared without a schema, as tenant tables are: the binder maps it per shop.
@@ -110,12 +110,10 @@ async def test_the_message_paths_driver_statements_count_too(
     async def driver_backend(schema: str) -> int:
         async with binder.engine_for(schema).connect() as conn:
             pg = await driver_of(conn)
-            async with pg.pipeline():
-                await enter_schema(pg, schema)
-                cursor = await pg.execute(
-                    "SELECT pg_backend_pid() FROM items RIGHT JOIN (SELECT 1) o ON true"
-                )
-            row = await cursor.fetchone()
+            statement = SchemaSQL(
+                "SELECT pg_backend_pid() FROM {schema}.items RIGHT JOIN (SELECT 1) o ON true"
+            )
+            row = await (await pg.execute(statement.text(schema))).fetchone()
             await pg.rollback()
             assert row is not None
             return int(row[0])
@@ -124,5 +122,18 @@ async def test_the_message_paths_driver_statements_count_too(
         first = await driver_backend(schemas[0])
         assert await driver_backend(schemas[1]) == first  # over the limit after this one
         assert await driver_backend(schemas[0]) != first
+    finally:
+        await engine.dispose()
+
+
+async def test_a_connection_keeps_the_prepared_statements_of_every_shop_it_may_serve(
+    settings: Settings, schemas: tuple[str, ...]
+) -> None:
+    """Each shop has its own texts of the hot path's statements: psycopg's default cache of
+    100 would evict and prepare again once a connection served a handful of shops."""
+    engine = _engine(settings, max_schemas=50)
+    try:
+        async with engine.connect() as conn:
+            assert (await driver_of(conn)).prepared_max == PREPARED_PER_SHOP * 50
     finally:
         await engine.dispose()

@@ -99,10 +99,35 @@ async def test_a_steady_state_message_costs_four_round_trips(
             client, cloud.message_from("1110001", customer, "menú", id="w.2", ts=1_760_000_001)
         )
     sent = trace.sent()
-    # BEGIN; search_path + record/touch/lock; the customer's facts (the main menu offers
+    # BEGIN; record/touch/lock; the customer's facts (the main menu offers
     # their last order again); replies + session + COMMIT.
     assert trace.round_trips() == 4, sent
-    assert "INSERT INTO messages" in sent and "INSERT INTO central.outbox" in sent
+    schema = shops["grocery"].schema
+    assert f'INSERT INTO "{schema}".messages' in sent and "INSERT INTO central.outbox" in sent
+
+
+async def test_each_shops_statements_are_prepared_for_that_shop_alone(
+    app_client: Client,
+    shops: dict[str, ProvisionedShop],
+    async_engine: AsyncEngine,
+    tmp_path: Path,
+) -> None:
+    """Messages of two shops in turn: once warm, a message runs the hot path's statements
+    by name (prepared), none parsed again, and no `search_path` is set. One text for every
+    shop under a per-transaction search_path was replanned by PostgreSQL at each change
+    of shop (a plan is only valid under the search_path it was made with)."""
+    client, _ = app_client
+    for turn in range(7):  # psycopg prepares a statement at its fifth run on a connection
+        for number, customer in (("1110001", "525512345678"), ("2220002", "525587650000")):
+            webhook = cloud.message_from(number, customer, "menú", id=f"w.{number}.{turn}")
+            await post(client, webhook)
+    with traced(async_engine, tmp_path) as trace:
+        await post(client, cloud.message_from("1110001", "525512345678", "menú", id="w.last"))
+    lines = trace.lines()
+    parsed = [line for line in lines if "\tParse\t" in line]
+    assert trace.round_trips() == 4, trace.sent()
+    assert parsed == [], parsed
+    assert not any("search_path" in line for line in lines)
 
 
 async def test_a_redelivered_message_costs_three_round_trips_and_no_rollback(

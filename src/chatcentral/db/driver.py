@@ -4,18 +4,20 @@ Every message and every status webhook runs the same few statements. Through SQL
 each execution pays for a cache key, parameter processing, a greenlet hop and a result
 wrapper: more CPU than the round trip itself. These statements are plain SQL with bind
 parameters, sent on the driver connection under the SQLAlchemy connection that holds the
-transaction, and pipelined (psycopg's pipeline mode) so that BEGIN, the shop's
-`search_path` and the first statement travel together, and the writes of the end with the
-COMMIT.
+transaction, and pipelined (psycopg's pipeline mode) so that BEGIN and the first statement
+travel together, and the writes of the end with the COMMIT.
 
-Tenant tables are unqualified in this SQL and the transaction's `search_path` names the
-shop's schema (`SET LOCAL`, so it ends with the transaction: safe behind PgBouncer in
-transaction mode). One text then serves every shop, so psycopg prepares each statement
-once per connection however many shops there are. Central tables are always qualified.
-A statement that is a whole transaction on its own runs in autocommit instead (no BEGIN,
-no COMMIT: one round trip), with no transaction to carry a search_path: its tenant tables
-are qualified, one text per shop (`SchemaSQL`). Everything else keeps using SQLAlchemy
-with `schema_translate_map`; both kinds may share a transaction.
+Tenant tables are qualified, `{schema}.table`: each statement is rendered once per shop
+(`SchemaSQL`) and psycopg prepares each shop's text on a connection after a few runs. A
+prepared plan stays valid only under the `search_path` it was planned with; the one text
+for every shop under a per-transaction `search_path` that this replaced was planned anew
+whenever the previous run on that connection had been another shop's — most runs with
+more than one busy shop, and the largest part of the database's CPU for `OPEN`. The pool
+sizes each connection's cache of prepared statements for the shops it may serve
+(`engine.make_engine`). Central tables are always qualified. A statement that is a whole
+transaction on its own runs in autocommit (no BEGIN, no COMMIT: one round trip).
+Everything else keeps using SQLAlchemy with `schema_translate_map`; both kinds may share a
+transaction.
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatcentral.db.engine import SCHEMAS_SEEN
 
-SET_SCHEMA = "SELECT set_config('search_path', %s, true)"
 # COMMIT as a statement of a pipeline: the pipeline's own Sync then ends it in the same
 # round trip (`connection.commit()` inside a pipeline syncs once more).
 COMMIT = "COMMIT"
@@ -52,21 +53,9 @@ async def driver_of(conn: AsyncConnection, *schemas: str) -> psycopg.AsyncConnec
     return driver
 
 
-def search_path(schema: str) -> str:
-    """The `search_path` value naming one tenant schema (quoted: it is an identifier)."""
-    return '"' + schema.replace('"', '""') + '"'
-
-
-async def enter_schema(pg: psycopg.AsyncConnection[Any], schema: str) -> None:
-    """Point this transaction's unqualified names at the shop's schema (queued, in a
-    pipeline: it costs no round trip of its own)."""
-    await pg.execute(SET_SCHEMA, (search_path(schema),))
-
-
 class SchemaSQL:
     """A statement whose tenant tables are written `{schema}.table`, rendered once per
-    shop. Run with `prepare=False`: with one text per shop, psycopg's cache of prepared
-    statements (100 per connection) would churn as soon as there are many shops."""
+    shop (a literal brace is doubled, `{{}}`)."""
 
     def __init__(self, template: LiteralString, capacity: int = 4096) -> None:
         self._template = sql.SQL(template)

@@ -4,8 +4,8 @@ Tenant tables are declared without a schema; `for_tenant` maps the `None` schema
 tenant's own schema with `schema_translate_map`, so nothing below it names schemas by hand
 and no connection ever carries a `search_path` of its own (PgBouncer-safe).
 
-Behind PgBouncer in transaction mode nothing may rely on a session: the hot path's
-`search_path` is `SET LOCAL`, the reminder job's advisory lock is transaction-level, and
+Behind PgBouncer in transaction mode nothing may rely on a session: no statement relies
+on a `search_path`, the reminder job's advisory lock is transaction-level, and
 LISTEN has a direct connection of its own (CHATCENTRAL_LISTEN_URL, `db/listener.py`).
 What remains is psycopg's server-side prepared statements: `driver_options`.
 """
@@ -26,6 +26,11 @@ from chatcentral.config import Settings
 # The tenant schemas a pooled connection has run statements in (its pool entry's `info`,
 # which lives as long as the database connection).
 SCHEMAS_SEEN = "chatcentral.schemas"
+# Prepared statements a connection keeps per shop it serves: the hot path's dozen
+# (`db/driver.py`, one text per shop) and room for the SQLAlchemy statements of the
+# paths that come and go (an order placed, a handoff). psycopg's default of 100 in all
+# would evict and prepare again as soon as a connection serves more than a few shops.
+PREPARED_PER_SHOP = 24
 
 
 def async_url(url: str) -> str:
@@ -69,7 +74,21 @@ def make_engine(url: str, settings: Settings | None = None) -> AsyncEngine:
         connect_args=driver_options(settings, "chatcentral"),
     )
     cap_schemas_per_connection(engine, max_schemas)
+    keep_prepared_statements(engine, PREPARED_PER_SHOP * (max_schemas or 100))
     return engine
+
+
+def keep_prepared_statements(engine: AsyncEngine, count: int) -> None:
+    """Let each connection keep `count` prepared statements (psycopg's LRU cache; the
+    least recently used one is deallocated past it). A connection serves at most the
+    schema limit's shops before it is replaced, so this bounds what plans cost a backend."""
+
+    def size_cache(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
+        driver = getattr(dbapi_connection, "driver_connection", None)
+        if driver is not None:
+            driver.prepared_max = count
+
+    event.listen(engine.sync_engine, "connect", size_cache)
 
 
 def cap_schemas_per_connection(engine: AsyncEngine, limit: int) -> None:

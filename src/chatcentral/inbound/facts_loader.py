@@ -4,8 +4,7 @@ The catalog is cached per shop for a short time (it changes rarely and every cus
 reads it) and handed to the engine before it decides whenever the cache holds it. A
 customer's facts and order history are read per message, only when the engine asks for
 them: their statements go out together in one pipeline, one round trip for all of them.
-The SQL runs on the driver connection (`db/driver.py`), tenant tables unqualified under
-the transaction's search_path.
+The SQL runs on the driver connection (`db/driver.py`), one text per shop.
 """
 
 from __future__ import annotations
@@ -30,39 +29,40 @@ from chatcentral.conversation.facts import (
     Product,
     SavedAddress,
 )
+from chatcentral.db.driver import SchemaSQL
 
 CATALOG_TTL_S = 30.0
 RECENT_ORDERS = 10
 
-CATEGORIES = """
-SELECT id, name FROM categories WHERE active ORDER BY position, id
-"""
-PRODUCTS = """
+CATEGORIES = SchemaSQL("""
+SELECT id, name FROM {schema}.categories WHERE active ORDER BY position, id
+""")
+PRODUCTS = SchemaSQL("""
 SELECT id, category_id, name, description, price, unit, stock, retailer_id
-FROM products WHERE active ORDER BY position, id
-"""
-CUSTOMER_ROW = """
-SELECT name, jugs_held FROM customers WHERE id = %(customer_id)s::bigint
-"""
-ADDRESSES = """
+FROM {schema}.products WHERE active ORDER BY position, id
+""")
+CUSTOMER_ROW = SchemaSQL("""
+SELECT name, jugs_held FROM {schema}.customers WHERE id = %(customer_id)s::bigint
+""")
+ADDRESSES = SchemaSQL("""
 SELECT id, address_text, postal_code, latitude, longitude
-FROM customer_addresses WHERE customer_id = %(customer_id)s::bigint
+FROM {schema}.customer_addresses WHERE customer_id = %(customer_id)s::bigint
 ORDER BY last_used_at DESC LIMIT 5
-"""
-ORDERS_SQL = """
+""")
+ORDERS_SQL = SchemaSQL("""
 SELECT o.id, o.created_at, s.name, o.status_changed_at, o.total, o.fulfillment
-FROM orders o JOIN order_status s ON s.id = o.status_id
+FROM {schema}.orders o JOIN {schema}.order_status s ON s.id = o.status_id
 WHERE o.customer_id = %(customer_id)s::bigint
 ORDER BY o.id DESC LIMIT %(limit)s::integer
-"""
+""")
 # The lines of the same orders, found by the same subquery so that both go out at once.
-LINES = """
+LINES = SchemaSQL("""
 SELECT order_id, product_id, product_name, unit, quantity, unit_price
-FROM order_items
-WHERE order_id IN (SELECT id FROM orders WHERE customer_id = %(customer_id)s::bigint
+FROM {schema}.order_items
+WHERE order_id IN (SELECT id FROM {schema}.orders WHERE customer_id = %(customer_id)s::bigint
                    ORDER BY id DESC LIMIT %(limit)s::integer)
 ORDER BY id
-"""
+""")
 
 Cursor = psycopg.AsyncCursor[Any]
 
@@ -98,20 +98,23 @@ class FactsLoader:
         async with pg.pipeline():
             cursors: dict[str, list[Cursor]] = {}
             if CATALOG in wanted:
-                cursors[CATALOG] = [await pg.execute(CATEGORIES), await pg.execute(PRODUCTS)]
+                cursors[CATALOG] = [
+                    await pg.execute(CATEGORIES.text(schema)),
+                    await pg.execute(PRODUCTS.text(schema)),
+                ]
             if CUSTOMER in wanted:
                 last = {**customer, "limit": 1}
                 cursors[CUSTOMER] = [
-                    await pg.execute(CUSTOMER_ROW, customer),
-                    await pg.execute(ADDRESSES, customer),
-                    await pg.execute(ORDERS_SQL, last),
-                    await pg.execute(LINES, last),
+                    await pg.execute(CUSTOMER_ROW.text(schema), customer),
+                    await pg.execute(ADDRESSES.text(schema), customer),
+                    await pg.execute(ORDERS_SQL.text(schema), last),
+                    await pg.execute(LINES.text(schema), last),
                 ]
             if ORDERS in wanted:
                 recent = {**customer, "limit": RECENT_ORDERS}
                 cursors[ORDERS] = [
-                    await pg.execute(ORDERS_SQL, recent),
-                    await pg.execute(LINES, recent),
+                    await pg.execute(ORDERS_SQL.text(schema), recent),
+                    await pg.execute(LINES.text(schema), recent),
                 ]
         # Read after the pipeline's one Sync: reading inside it would cost a round trip more.
         rows = {

@@ -158,6 +158,7 @@ class ConversationService:
                 await self._queue(pg, shop, customer_id, identity, replies, message)
                 await sessions.save_session(
                     pg,
+                    shop.schema,
                     session.id,
                     decision.state,
                     decision.context,
@@ -205,13 +206,13 @@ class ConversationService:
             replies.append(limits.notice(shop, "limits.slow_down"))
         elif verdict is Verdict.ANSWER:  # over the plan's quota
             replies.append(limits.notice(shop, "limits.unavailable"))
-            if await sessions.notice_once(pg, "message_quota", held.month.isoformat()):
+            if await sessions.notice_once(pg, shop.schema, "message_quota", held.month.isoformat()):
                 await _tell_admins(conn, shop, limits.notice(shop, "limits.staff_quota"))
                 log.warning("shop %s: monthly message quota of its plan reached", shop.slug)
         async with pg.pipeline():
             if replies:
                 await self._queue(pg, shop, customer_id, identity, replies, message)
-            await sessions.save_window(pg, held.session_id, held.sent_at, held.window)
+            await sessions.save_window(pg, shop.schema, held.session_id, held.sent_at, held.window)
             await sessions.count_message(pg, shop.id, held.month)
             await pg.execute(COMMIT)
 
@@ -230,6 +231,7 @@ class ConversationService:
         calls = [(reply, outbound.envelope(reply, **identity.address)) for reply in replies]
         await enqueue.queue_replies(
             pg,
+            shop.schema,
             shop.id,
             customer_id,
             identity.recipient_key,

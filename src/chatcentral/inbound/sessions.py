@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatcentral.conversation.context import Context
 from chatcentral.conversation.limits import Window
-from chatcentral.db.driver import enter_schema
+from chatcentral.db.driver import SchemaSQL
 from chatcentral.models.tenant import Customer, CustomerSession, Message
 
 
@@ -68,36 +68,37 @@ class Opened(NamedTuple):
 # Record the message for the customer known by BSUID or phone (the BSUID's row first when
 # both exist apart); only when it is new, touch that customer, filling in the identifier
 # it lacks when no other row holds it, and lock their session. A redelivery writes nothing.
-# Tenant tables unqualified: the transaction's search_path names the shop's schema.
-OPEN = """
+OPEN = SchemaSQL("""
 WITH chosen AS (
-    SELECT id FROM customers
+    SELECT id FROM {schema}.customers
     WHERE bsuid = %(bsuid)s::text OR wa_id = %(wa_id)s::text
     ORDER BY (bsuid IS NOT NULL AND bsuid = %(bsuid)s::text) DESC, id
     LIMIT 1
 ), recorded AS (
-    INSERT INTO messages (customer_id, direction, wamid, type, body, status, sent_at)
+    INSERT INTO {schema}.messages (customer_id, direction, wamid, type, body, status, sent_at)
     SELECT id, 'in', %(wamid)s::text, %(type)s::text, %(body)s, 'received',
            %(sent_at)s::timestamptz
     FROM chosen
     ON CONFLICT (wamid) DO NOTHING
     RETURNING id, customer_id
 ), touched AS (
-    UPDATE customers c
+    UPDATE {schema}.customers c
     SET last_inbound_at = now(),
         name = coalesce(%(name)s::text, c.name),
         bsuid = CASE WHEN c.bsuid IS NULL AND %(bsuid)s::text IS NOT NULL
-                      AND NOT EXISTS (SELECT 1 FROM customers o WHERE o.bsuid = %(bsuid)s::text)
+                      AND NOT EXISTS (SELECT 1 FROM {schema}.customers o
+                                      WHERE o.bsuid = %(bsuid)s::text)
                      THEN %(bsuid)s::text ELSE c.bsuid END,
         wa_id = CASE WHEN c.wa_id IS NULL AND %(wa_id)s::text IS NOT NULL
-                      AND NOT EXISTS (SELECT 1 FROM customers o WHERE o.wa_id = %(wa_id)s::text)
+                      AND NOT EXISTS (SELECT 1 FROM {schema}.customers o
+                                      WHERE o.wa_id = %(wa_id)s::text)
                      THEN %(wa_id)s::text ELSE c.wa_id END
     FROM recorded WHERE c.id = recorded.customer_id
     RETURNING c.id
 ), session AS (
     SELECT s.id, s.state, s.context, s.last_message_at, s.expires_at,
            s.window_started_at, s.window_count, s.window_noticed
-    FROM customer_sessions s JOIN recorded r ON s.customer_id = r.customer_id
+    FROM {schema}.customer_sessions s JOIN recorded r ON s.customer_id = r.customer_id
     FOR UPDATE OF s
 )
 SELECT (SELECT id FROM chosen), (SELECT id FROM recorded),
@@ -106,24 +107,24 @@ SELECT (SELECT id FROM chosen), (SELECT id FROM recorded),
        s.id, s.state, s.context, s.last_message_at, s.expires_at,
        s.window_started_at, s.window_count, s.window_noticed
 FROM (SELECT 1) AS one LEFT JOIN session s ON true
-"""
-SAVE = """
-UPDATE customer_sessions
+""")
+SAVE = SchemaSQL("""
+UPDATE {schema}.customer_sessions
 SET state = %(state)s::text, context = %(context)s, version = version + 1,
     last_message_at = greatest(last_message_at, %(sent_at)s::timestamptz),
     updated_at = now(), expires_at = now() + %(lifetime)s::interval,
     window_started_at = %(window_started_at)s::timestamptz,
     window_count = %(window_count)s::integer, window_noticed = %(window_noticed)s::boolean
 WHERE id = %(session_id)s::bigint
-"""
+""")
 # A message the limits answered (or kept silent about): only its window and time move.
-SAVE_WINDOW = """
-UPDATE customer_sessions
+SAVE_WINDOW = SchemaSQL("""
+UPDATE {schema}.customer_sessions
 SET last_message_at = greatest(last_message_at, %(sent_at)s::timestamptz), updated_at = now(),
     window_started_at = %(window_started_at)s::timestamptz,
     window_count = %(window_count)s::integer, window_noticed = %(window_noticed)s::boolean
 WHERE id = %(session_id)s::bigint
-"""
+""")
 # The shop's messages this month (its plan's quota), counted with the COMMIT that holds
 # the row's lock for the shortest while.
 COUNT_MESSAGE = """
@@ -133,10 +134,10 @@ ON CONFLICT (tenant_id, month)
 DO UPDATE SET inbound_messages = central.monthly_usage.inbound_messages + 1
 """
 # A notice for the shop once per period: True only for the first to insert it.
-NOTICE_ONCE = """
-INSERT INTO shop_notices (kind, period) VALUES (%(kind)s::text, %(period)s::text)
+NOTICE_ONCE = SchemaSQL("""
+INSERT INTO {schema}.shop_notices (kind, period) VALUES (%(kind)s::text, %(period)s::text)
 ON CONFLICT DO NOTHING RETURNING kind
-"""
+""")
 
 _customers = Customer.__table__
 _other = _customers.alias("other")
@@ -234,8 +235,8 @@ async def open_message(
     tenant_id: int,
     month: date,
 ) -> Opened:
-    """The shop's schema and `OPEN`, pipelined: one round trip (after psycopg's BEGIN, which
-    it always waits for)."""
+    """`OPEN` in the shop's schema: one round trip (after psycopg's BEGIN, which it always
+    waits for)."""
     params = {
         "wa_id": wa_id,
         "bsuid": bsuid,
@@ -247,9 +248,7 @@ async def open_message(
         "tenant_id": tenant_id,
         "month": month,
     }
-    async with pg.pipeline():  # fetched after the pipeline's one Sync, not before it
-        await enter_schema(pg, schema)
-        cursor = await pg.execute(OPEN, params)
+    cursor = await pg.execute(OPEN.text(schema), params)
     row = await cursor.fetchone()
     assert row is not None  # the statement always yields its one row
     customer_id, message_id, used, *columns = row
@@ -308,6 +307,7 @@ async def lock_session(conn: AsyncConnection, customer_id: int) -> SessionRow:
 
 async def save_session(
     pg: psycopg.AsyncConnection[Any],
+    schema: str,
     session_id: int,
     state: str,
     context: Context,
@@ -324,14 +324,19 @@ async def save_session(
         "lifetime": lifetime,
         **_window(window),
     }
-    await pg.execute(SAVE, params)
+    await pg.execute(SAVE.text(schema), params)
 
 
 async def save_window(
-    pg: psycopg.AsyncConnection[Any], session_id: int, sent_at: datetime, window: Window
+    pg: psycopg.AsyncConnection[Any],
+    schema: str,
+    session_id: int,
+    sent_at: datetime,
+    window: Window,
 ) -> None:
     """Queue the update of a message the limits kept from the flow."""
-    await pg.execute(SAVE_WINDOW, {"session_id": session_id, "sent_at": sent_at, **_window(window)})
+    params = {"session_id": session_id, "sent_at": sent_at, **_window(window)}
+    await pg.execute(SAVE_WINDOW.text(schema), params)
 
 
 async def count_message(pg: psycopg.AsyncConnection[Any], tenant_id: int, month: date) -> None:
@@ -339,9 +344,11 @@ async def count_message(pg: psycopg.AsyncConnection[Any], tenant_id: int, month:
     await pg.execute(COUNT_MESSAGE, {"tenant_id": tenant_id, "month": month})
 
 
-async def notice_once(pg: psycopg.AsyncConnection[Any], kind: str, period: str) -> bool:
+async def notice_once(
+    pg: psycopg.AsyncConnection[Any], schema: str, kind: str, period: str
+) -> bool:
     """Whether this is the first notice of `kind` for `period` (recorded if so)."""
-    cursor = await pg.execute(NOTICE_ONCE, {"kind": kind, "period": period})
+    cursor = await pg.execute(NOTICE_ONCE.text(schema), {"kind": kind, "period": period})
     return await cursor.fetchone() is not None
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from chatcentral.db.driver import SchemaSQL
 from chatcentral.models.central import Outbox
 from chatcentral.models.tenant import Message
 
@@ -34,19 +35,18 @@ _reply = (
     .returning(Message.id)
     .cte("reply")
 )
-# A reply and its send for the message path, on the driver connection (`db/driver.py`):
-# messages unqualified, the transaction's search_path naming the shop's schema; the last
-# reply to a message carries its mark-read.
-QUEUE_REPLY = """
+# A reply and its send for the message path, on the driver connection (`db/driver.py`);
+# the last reply to a message carries its mark-read.
+QUEUE_REPLY = SchemaSQL("""
 WITH reply AS (
-    INSERT INTO messages (customer_id, direction, type, body, status)
+    INSERT INTO {schema}.messages (customer_id, direction, type, body, status)
     VALUES (%(customer_id)s::bigint, 'out', %(type)s::text, %(body)s, 'queued')
     RETURNING id)
 INSERT INTO central.outbox (tenant_id, kind, recipient, payload, message_id, mark_read_wamid)
 SELECT %(tenant_id)s::integer, 'message', %(recipient)s::text, %(payload)s, reply.id,
        %(mark_read_wamid)s::text
 FROM reply
-"""
+""")
 # A message of any kind (a reply outside the message path, news for the shop's staff),
 # with the call to make instead if Meta refuses it for a closed 24-hour window (131047).
 _QUEUE_MESSAGE = pg_insert(Outbox).from_select(
@@ -70,6 +70,7 @@ _QUEUE_CALL = pg_insert(Outbox).values(
 
 async def queue_replies(
     pg: psycopg.AsyncConnection[Any],
+    schema: str,
     tenant_id: int,
     customer_id: int,
     recipient: str,
@@ -77,9 +78,9 @@ async def queue_replies(
     *,
     mark_read_wamid: str | None = None,
 ) -> None:
-    """Record each outbound reply and queue its send (`QUEUE_REPLY`), in order, on the
-    driver connection (queued
-    in the caller's pipeline); the last one carries `mark_read_wamid`."""
+    """Record each outbound reply in the shop's `schema` and queue its send (`QUEUE_REPLY`),
+    in order, on the driver connection (in the caller's pipeline); the last one carries
+    `mark_read_wamid`."""
     for number, (reply, payload) in enumerate(calls, start=1):
         params = {
             "tenant_id": tenant_id,
@@ -90,7 +91,7 @@ async def queue_replies(
             "payload": Jsonb(payload),
             "mark_read_wamid": mark_read_wamid if number == len(calls) else None,
         }
-        await pg.execute(QUEUE_REPLY, params)
+        await pg.execute(QUEUE_REPLY.text(schema), params)
 
 
 async def queue_call(

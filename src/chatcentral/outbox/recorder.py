@@ -4,10 +4,9 @@ Most outcomes are a success, and recording each in its own transaction cost four
 trips and SQLAlchemy's per-statement overhead twice per reply. Here, successes that end
 while a write is under way wait for the next one, which records them all: per shop, one
 statement marks its outbox rows sent under their leases and updates their message rows
-(the shop's schema named by the transaction's search_path); all shops' statements go out
-in one pipeline. When nothing else is waiting a success is written at once, so the
-batching costs no latency; under load it shares a transaction with whatever finished
-meanwhile.
+in the shop's schema; all shops' statements go out in one pipeline. When nothing else is
+waiting a success is written at once, so the batching costs no latency; under load it
+shares a transaction with whatever finished meanwhile.
 
 The lease fence is kept per row: a row is marked sent only while still pending under the
 lease that sent it, and only those rows' messages and hooks are touched. A failed write
@@ -24,7 +23,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from chatcentral.db.driver import driver_of, enter_schema
+from chatcentral.db.driver import SchemaSQL, driver_of
 from chatcentral.outbox.alerts import SentHook
 from chatcentral.outbox.rows import Claimed
 from chatcentral.outbox.statuses import RANKS
@@ -32,7 +31,7 @@ from chatcentral.outbox.statuses import RANKS
 # One shop's accepted sends: the outbox rows still pending under their leases become
 # sent; their message rows get the wamid and the best status its webhooks already
 # reported (they may beat the dispatcher here), else `accepted`.
-MARK_ACCEPTED = """
+MARK_ACCEPTED = SchemaSQL("""
 WITH sent AS (
     UPDATE central.outbox o
     SET status = 'sent', sent_at = now(), attempts = o.attempts + 1
@@ -41,16 +40,16 @@ WITH sent AS (
     WHERE o.id = x.id AND o.status = 'pending' AND o.due_at = x.lease
     RETURNING o.id, o.message_id, x.wamid
 ), accepted AS (
-    UPDATE messages m
+    UPDATE {schema}.messages m
     SET sent_at = now(), status_updated_at = now(), wamid = coalesce(sent.wamid, m.wamid),
         status = coalesce(
-            (SELECT s.status FROM message_statuses s WHERE s.wamid = sent.wamid
+            (SELECT s.status FROM {schema}.message_statuses s WHERE s.wamid = sent.wamid
              ORDER BY array_position(%(ranks)s::text[], s.status) DESC NULLS LAST LIMIT 1),
             'accepted')
     FROM sent WHERE m.id = sent.message_id
 )
 SELECT id FROM sent
-"""
+""")
 
 _Waiting = tuple[Claimed, str | None, "asyncio.Future[bool]"]
 
@@ -101,8 +100,7 @@ class AcceptedRecorder:
         async with pg.pipeline():
             cursors = []
             for schema, rows in by_schema.items():
-                await enter_schema(pg, schema)
-                cursors.append(await pg.execute(MARK_ACCEPTED, _params(rows)))
+                cursors.append(await pg.execute(MARK_ACCEPTED.text(schema), _params(rows)))
         written = {id_ for cursor in cursors for (id_,) in await cursor.fetchall()}
         for row, _ in batch:
             if row.id in written:

@@ -83,7 +83,7 @@ async def apply_statuses(
         else:  # the statement is the whole transaction
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
         pg = await driver_of(conn)
-        rows = await (await pg.execute(APPLY.text(schema), params, prepare=False)).fetchall()
+        rows = await (await pg.execute(APPLY.text(schema), params)).fetchall()
         best = [(wamid, status, code) for _, wamid, status, code in rows if wamid is not None]
         if follow_up:
             failed = [(wamid, code) for wamid, status, code in best if status == "failed"]
