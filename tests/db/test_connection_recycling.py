@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chatcentral.config import Settings
 from chatcentral.db.driver import SchemaSQL, driver_of
-from chatcentral.db.engine import PREPARED_PER_SHOP, TenantBinder, make_engine
+from chatcentral.db.engine import PREPARE_AFTER, PREPARED_PER_SHOP, TenantBinder, make_engine
 
 SCHEMAS = ("shop_a", "shop_b", "shop_c", "shop_d")
 # Declared without a schema, as tenant tables are: the binder maps it per shop.
@@ -134,6 +134,8 @@ async def test_a_connection_keeps_the_prepared_statements_of_every_shop_it_may_s
     engine = _engine(settings, max_schemas=50)
     try:
         async with engine.connect() as conn:
-            assert (await driver_of(conn)).prepared_max == PREPARED_PER_SHOP * 50
+            driver = await driver_of(conn)
+            assert driver.prepared_max == PREPARED_PER_SHOP * 50
+            assert driver.prepare_threshold == PREPARE_AFTER
     finally:
         await engine.dispose()

@@ -124,7 +124,12 @@ async def test_each_shops_statements_are_prepared_for_that_shop_alone(
     with traced(async_engine, tmp_path) as trace:
         await post(client, cloud.message_from("1110001", "525512345678", "menú", id="w.last"))
     lines = trace.lines()
-    parsed = [line for line in lines if "\tParse\t" in line]
+    # BEGIN and COMMIT travel in the pipelines as unnamed statements: nothing to plan.
+    parsed = [
+        line
+        for line in lines
+        if "\tParse\t" in line and '"BEGIN"' not in line and '"COMMIT"' not in line
+    ]
     assert trace.round_trips() == 4, trace.sent()
     assert parsed == [], parsed
     assert not any("search_path" in line for line in lines)

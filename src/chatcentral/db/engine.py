@@ -31,6 +31,11 @@ SCHEMAS_SEEN = "chatcentral.schemas"
 # paths that come and go (an order placed, a handoff). psycopg's default of 100 in all
 # would evict and prepare again as soon as a connection serves more than a few shops.
 PREPARED_PER_SHOP = 24
+# The pool's statements are prepared at their second run on a connection (psycopg's default
+# is the sixth). Each shop has its own texts of the hot path's statements, so a pool of ten
+# connections serving 20 shops would otherwise parse and plan each of them a thousand
+# times before the prepared plans start to pay.
+PREPARE_AFTER = 1
 
 
 def async_url(url: str) -> str:
@@ -65,13 +70,15 @@ def make_engine(url: str, settings: Settings | None = None) -> AsyncEngine:
     max_overflow = settings.chatcentral_db_max_overflow if settings else 5
     recycle = settings.chatcentral_db_pool_recycle_s if settings else 1800
     max_schemas = settings.chatcentral_db_conn_max_schemas if settings else 100
+    options = driver_options(settings, "chatcentral")
+    options.setdefault("prepare_threshold", PREPARE_AFTER)
     engine = create_async_engine(
         async_url(url),
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_recycle=recycle,
         pool_pre_ping=False,
-        connect_args=driver_options(settings, "chatcentral"),
+        connect_args=options,
     )
     cap_schemas_per_connection(engine, max_schemas)
     keep_prepared_statements(engine, PREPARED_PER_SHOP * (max_schemas or 100))

@@ -236,7 +236,8 @@ async def open_message(
     month: date,
 ) -> Opened:
     """`OPEN` in the shop's schema: one round trip (after psycopg's BEGIN, which it always
-    waits for)."""
+    waits for). In a pipeline even when psycopg prepares it: outside one, preparing is a
+    round trip of its own."""
     params = {
         "wa_id": wa_id,
         "bsuid": bsuid,
@@ -248,7 +249,8 @@ async def open_message(
         "tenant_id": tenant_id,
         "month": month,
     }
-    cursor = await pg.execute(OPEN.text(schema), params)
+    async with pg.pipeline():  # fetched after the pipeline's one Sync, not before it
+        cursor = await pg.execute(OPEN.text(schema), params)
     row = await cursor.fetchone()
     assert row is not None  # the statement always yields its one row
     customer_id, message_id, used, *columns = row
