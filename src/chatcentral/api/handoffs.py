@@ -6,21 +6,15 @@ message leaves through the outbox, the handoff is taken, the other admins are to
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatcentral.api.endpoint import Call, Endpoint
 from chatcentral.api.fields import LongText
 from chatcentral.api.problems import conflict, not_found
-from chatcentral.conversation.handoff_views import customer_label
-from chatcentral.handoffs import relay
-from chatcentral.models.tenant import Customer, Handoff, Message
-from chatcentral.notifications.window import WINDOW
-
-MESSAGES_MAX = 100  # the latest messages of one handoff shown
+from chatcentral.handoffs import queries, relay
 
 
 class HandoffOut(BaseModel):
@@ -89,69 +83,9 @@ async def list_handoffs(call: Call) -> HandoffList:
     )
 
 
-def _text_of(body: dict[str, Any]) -> str | None:
-    kind = body.get("type")
-    part = body.get(kind) if isinstance(kind, str) else None
-    if isinstance(part, dict):
-        for key in ("body", "caption"):
-            if isinstance(part.get(key), str):
-                return str(part[key])
-        inner = part.get("body")
-        if isinstance(inner, dict) and isinstance(inner.get("text"), str):
-            return str(inner["text"])  # an interactive message
-    return None
-
-
 async def _detail(conn: AsyncConnection, handoff_id: int) -> HandoffDetail | None:
-    row = (
-        await conn.execute(
-            select(
-                Handoff.id,
-                Handoff.status,
-                Handoff.customer_id,
-                Customer.name,
-                Customer.wa_id,
-                Handoff.reason,
-                Handoff.claimed_by,
-                Handoff.opened_at,
-                Handoff.closed_at,
-                Handoff.waiting_since,
-            )
-            .join(Customer, Customer.id == Handoff.customer_id)
-            .where(Handoff.id == handoff_id)
-        )
-    ).first()
-    if row is None:
-        return None
-    latest = (
-        select(Message.id, Message.direction, Message.type, Message.body, Message.created_at)
-        .where(Message.handoff_id == handoff_id, Message.customer_id == row.customer_id)
-        .order_by(Message.id.desc())
-        .limit(MESSAGES_MAX)
-    )
-    messages = list(reversed((await conn.execute(latest)).all()))
-    return HandoffDetail(
-        id=row.id,
-        status=row.status,
-        customer_id=row.customer_id,
-        customer=customer_label(row.name, row.wa_id),
-        phone=row.wa_id,
-        reason=row.reason,
-        claimed_by=row.claimed_by,
-        opened_at=row.opened_at,
-        closed_at=row.closed_at,
-        waiting_since=row.waiting_since,
-        messages=[
-            HandoffMessage(
-                id=m.id,
-                direction=m.direction,
-                type=m.type,
-                text=_text_of(m.body or {}),
-                created_at=m.created_at,
-            )
-            for m in messages
-        ],
-    )
+    found = await queries.thread(conn, handoff_id)
+    return HandoffDetail.model_validate(found, from_attributes=True) if found else None
 
 
 async def get_handoff(call: Call) -> HandoffDetail:
@@ -167,21 +101,13 @@ async def reply_handoff(call: Call) -> HandoffDetail:
     and the shop's admins are told who did."""
     handoff_id = call.path["handoff_id"]
     text = call.body(Reply).text
-    # The handoff row is locked as the relay locks it, so the checks below still hold when
-    # it queues the answer (the relay only refuses the same cases, in Spanish for admins).
-    state = (
-        await call.conn.execute(
-            select(Handoff.status, Customer.last_inbound_at > func.now() - WINDOW)
-            .join(Customer, Customer.id == Handoff.customer_id)
-            .where(Handoff.id == handoff_id)
-            .with_for_update(of=Handoff)
-        )
-    ).first()
-    if state is None:
+    # The relay only refuses the same cases, in Spanish for admins.
+    check = await queries.check_reply(call.conn, handoff_id)
+    if check == "not_found":
         raise not_found(f"no conversation {handoff_id} in this shop")
-    if state[0] == "closed":
+    if check == "closed":
         raise conflict("handoff-closed", f"conversation {handoff_id} is closed")
-    if not state[1]:
+    if check == "window_closed":
         raise conflict(
             "window-closed",
             "the customer has not written in 24 hours: WhatsApp delivers no free-form "
@@ -205,9 +131,7 @@ async def close_handoff(call: Call) -> HandoffDetail:
     """End the handoff: the customer is back at the bot's menu and told so (when WhatsApp
     allows a message), the other admins hear who closed it."""
     handoff_id = call.path["handoff_id"]
-    status = (
-        await call.conn.execute(select(Handoff.status).where(Handoff.id == handoff_id))
-    ).scalar()
+    status = await queries.status_of(call.conn, handoff_id)
     if status is None:
         raise not_found(f"no conversation {handoff_id} in this shop")
     if status == "closed":

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
-from sqlalchemy import BigInteger, ColumnElement, and_, bindparam, select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 
@@ -21,12 +21,12 @@ from chatcentral.api.problems import conflict, not_found
 from chatcentral.media.staff_links import media_link
 from chatcentral.models.tenant import (
     Customer,
-    Message,
     Order,
     OrderHistory,
     OrderItem,
     OrderStatus,
 )
+from chatcentral.orders.queries import receipt_of
 from chatcentral.orders.status import StatusRefused, change_status
 
 StatusCode = Literal[
@@ -265,25 +265,16 @@ async def get_order(call: Call) -> OrderDetail:
     return order
 
 
-# The customer's message that carried an order's receipt: the order keeps its media id.
-_RECEIPT = (
-    select(Message.id)
-    .join(Order, Order.customer_id == Message.customer_id)
-    .where(Order.id == bindparam("order_id", type_=BigInteger))
-    .where(Message.direction == "in")
-    .where(Message.body[Message.type]["id"].astext == Order.payment_proof_media_id)
-    .order_by(Message.id.desc())
-    .limit(1)
-)
-
-
 async def _receipt(call: Call, order_id: int) -> ReceiptLink | None:
     assert call.store is not None and call.settings is not None
-    message_id = (await call.conn.execute(_RECEIPT, {"order_id": order_id})).scalar()
-    if message_id is None:
+    receipt = await receipt_of(call.conn, order_id)
+    if receipt is None:
         return None
     link = await media_link(
-        call.conn, call.store, message_id, expires_s=call.settings.chatcentral_media_link_ttl_s
+        call.conn,
+        call.store,
+        receipt.message_id,
+        expires_s=call.settings.chatcentral_media_link_ttl_s,
     )
     return ReceiptLink(state=link.state, url=link.url) if link is not None else None
 

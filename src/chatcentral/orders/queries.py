@@ -3,11 +3,13 @@ The connection is bound to the shop's schema, so another shop's order is never f
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import BigInteger, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from chatcentral.conversation.staff_views import OrderBrief, OrderDetail, OrderLineBrief
-from chatcentral.models.tenant import Customer, Order, OrderItem, OrderStatus
+from chatcentral.models.tenant import Customer, Message, Order, OrderItem, OrderStatus
 
 PENDING_MAX = 200  # a list longer than this is not read on a phone
 
@@ -48,6 +50,16 @@ _LINES = (
     .where(OrderItem.order_id == bindparam("order_id", type_=BigInteger))
     .order_by(OrderItem.id)
 )
+# The customer's message that carried an order's receipt: the order keeps its media id.
+_RECEIPT = (
+    select(Message.id, Message.media_state)
+    .join(Order, Order.customer_id == Message.customer_id)
+    .where(Order.id == bindparam("order_id", type_=BigInteger))
+    .where(Message.direction == "in")
+    .where(Message.body[Message.type]["id"].astext == Order.payment_proof_media_id)
+    .order_by(Message.id.desc())
+    .limit(1)
+)
 _PAYMENT = {"cash": "Efectivo", "transfer": "Transferencia", "card": "Tarjeta al entregar"}
 
 
@@ -87,3 +99,18 @@ async def order_detail(conn: AsyncConnection, order_id: int) -> OrderDetail | No
         notes=row.notes,
         created_at=row.created_at,
     )
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """The message that carried an order's transfer receipt, and whether its media is kept
+    yet (pending, stored or failed)."""
+
+    message_id: int
+    media_state: str | None
+
+
+async def receipt_of(conn: AsyncConnection, order_id: int) -> Receipt | None:
+    """The receipt the customer sent for order `order_id`, if any."""
+    row = (await conn.execute(_RECEIPT, {"order_id": order_id})).first()
+    return Receipt(int(row.id), row.media_state) if row is not None else None

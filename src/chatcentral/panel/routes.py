@@ -30,9 +30,9 @@ from chatcentral.conversation.shop import Shop
 from chatcentral.conversation.staff import CANCELLED
 from chatcentral.conversation.staff_views import NEXT_STEPS
 from chatcentral.db.engine import TenantBinder
-from chatcentral.orders.queries import order_detail
+from chatcentral.orders.queries import order_detail, receipt_of
 from chatcentral.orders.status import StatusRefused, change_status
-from chatcentral.panel import access, board, delivery
+from chatcentral.panel import access, board, conversations, delivery
 from chatcentral.panel.access import Session
 from chatcentral.panel.render import HEADERS, page
 from chatcentral.panel.requests import (
@@ -245,6 +245,7 @@ async def _show_order(
         csrf=session.csrf_token,
         steps=[(code, STATUS_LABELS[code]) for code in steps if code != CANCELLED],
         cancellable=CANCELLED in steps,
+        receipt=await receipt_of(conn, order_id),
         notice=notice,
         error=error,
     )
@@ -327,6 +328,7 @@ def router() -> Router:
         Route("/login/link", link_page, methods=["GET"]),
         Route("/login/link", use_link, methods=["POST"]),
         Route("/logout", signed_in(_logout), methods=["POST"]),
+        *conversations.routes(),
         Mount("/static", app=StaticFiles(directory=static), name="static"),
     ]
     return Router(routes=routes)
