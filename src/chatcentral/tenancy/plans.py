@@ -19,6 +19,7 @@ from chatcentral.tenancy.registry import UnknownTenant, record_change
 
 # Features a plan may include (`central.plans.features`) that the code gates on.
 ADMIN_API = "admin_api"
+PANEL_STATS = "panel_stats"
 
 
 async def plan_with(conn: AsyncConnection, feature: str) -> str:
