@@ -53,7 +53,7 @@ async def test_the_list_shows_the_open_conversations_of_this_shop_only(
     await sign_in(browser, sync_engine, shops["grocery"].id)
     empty = await browser.get("/panel/conversations")
     assert empty.status_code == 200 and "No hay conversaciones abiertas" in empty.text
-    assert 'aria-current="page">Conversaciones' in empty.text
+    assert 'aria-current="page">Chats' in empty.text
 
     await ask_for_a_person(browser, sync_engine)
     done = await ask_for_a_person(browser, sync_engine, wa_id="5215500001111", name="Beto")

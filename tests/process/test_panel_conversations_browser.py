@@ -83,7 +83,7 @@ def test_an_owner_answers_a_customer_and_closes_the_conversation(
             page.get_by_role("button", name="Entrar").click()
             page.wait_for_url(f"{base}/panel/")
 
-            page.get_by_role("link", name="Conversaciones").click()
+            page.get_by_role("link", name="Chats", exact=True).click()
             page.wait_for_url(f"{base}/panel/conversations")
             row = page.locator(f'[data-handoff="{handoff}"]')
             expect(row.locator(".who")).to_have_text("Ana López")

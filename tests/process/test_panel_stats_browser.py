@@ -39,7 +39,7 @@ def test_the_owner_opens_the_stats_and_sees_a_bar_per_day(
             page.wait_for_url(f"{base}/panel/")
 
             # A Básico shop: the tab leads to the plan that has the page.
-            page.get_by_role("link", name="Estadísticas").click()
+            page.get_by_role("link", name="Ventas", exact=True).click()
             page.wait_for_url(f"{base}/panel/stats")
             expect(page.locator("#locked")).to_contain_text("en el plan Completo")
             page.screenshot(path=shots / "panel-stats-locked.png")
