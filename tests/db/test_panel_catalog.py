@@ -224,14 +224,14 @@ async def test_a_csv_with_a_bad_line_names_it_and_imports_nothing(
     refused = await upload(browser, csrf, bad.encode())
     assert refused.status_code == 422
     assert (
-        "No se importó nada: hay un error en la línea 3, "
+        "No se importó nada: revisa la línea 3. "
         "El precio «sesenta» no es un número (por ejemplo 23.50)."
     ) in refused.text
     for content, message in (
         (b"", "Elige un archivo CSV"),
         (b"\xff\xfe", "no es texto UTF-8"),
-        (b"name,price\n", "en la línea 1, faltan las columnas category, unit"),
-        ((HEADER + "A,B,1,PIECE\n").encode(), "línea 2, se esperaban 7 columnas y hay 4"),
+        (b"name,price\n", "la línea 1. Faltan las columnas category, unit"),
+        ((HEADER + "A,B,1,PIECE\n").encode(), "línea 2. Se esperaban 7 columnas y hay 4"),
         ((HEADER + "A,B,1,PIECE,,,true\na,b,2,PIECE,,,true\n").encode(), "«a» aparece dos veces"),
         ((HEADER + "<b>X</b>,B,1,BARRIL,,,true\n").encode(), "La unidad «BARRIL» no existe"),
     ):

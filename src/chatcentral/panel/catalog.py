@@ -74,12 +74,12 @@ _PROBLEMS = {
     "stock_not_whole": "Este producto se vende entero: las existencias no llevan decimales.",
     "active_unknown": "«{value}» en la columna active: usa true o false.",
     "not_utf8": "El archivo no es texto UTF-8: guárdalo como «CSV UTF-8».",
-    "nul": "el archivo tiene un carácter nulo.",
+    "nul": "El archivo tiene un carácter nulo.",
     "empty": "El archivo está vacío: la primera línea debe ser {header}.",
-    "missing_columns": "faltan las columnas {columns}.",
-    "field_count": "se esperaban {expected} columnas y hay {got}.",
+    "missing_columns": "Faltan las columnas {columns}.",
+    "field_count": "Se esperaban {expected} columnas y hay {got}.",
     "duplicate": "«{name}» aparece dos veces en «{category}».",
-    "csv": "el archivo CSV está mal formado ({error}).",
+    "csv": "El archivo CSV está mal formado ({error}).",
 }
 
 
@@ -268,7 +268,7 @@ def import_problem(exc: CatalogError) -> str:
     said = problem_text(exc.code, **exc.values)
     if exc.line is None:
         return f"No se importó nada. {said}"
-    return f"No se importó nada: hay un error en la línea {exc.line}, {said}"
+    return f"No se importó nada: revisa la línea {exc.line}. {said}"
 
 
 async def _import(

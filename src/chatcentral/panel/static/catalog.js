@@ -58,4 +58,5 @@
   }
 
   Array.prototype.forEach.call(list, hook);
+  document.documentElement.classList.add("catalog-live");
 })();
