@@ -1,19 +1,18 @@
 """The catalog: list, one product, create, update, deactivate, and the whole catalog in
 and out as CSV in the onboarding format (`tenancy/catalog.py`: the same parser, so the
-same line-numbered errors as `tenant create --catalog`)."""
+same line-numbered errors as `tenant create --catalog`). The writes, the plan's limit and
+the import are `tenancy/products.py`, shared with the panel."""
 
 from __future__ import annotations
 
 import csv
 import io
-import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from sqlalchemy import ColumnElement, and_, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import ColumnElement, and_, func, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.responses import Response
 
@@ -21,12 +20,13 @@ from chatcentral.api import pages
 from chatcentral.api.endpoint import Call, Endpoint
 from chatcentral.api.fields import Money, Name, Note, Quantity, Short
 from chatcentral.api.problems import FieldError, conflict, invalid, not_found
-from chatcentral.models.tenant import FRACTIONAL_UNITS, Category, Product, Unit
-from chatcentral.tenancy.catalog import COLUMNS, CatalogError, CatalogItem, parse_catalog
+from chatcentral.models.tenant import Category, Product, Unit
+from chatcentral.tenancy import products
+from chatcentral.tenancy.catalog import COLUMNS, CatalogError, fits_unit, parse_upload
+from chatcentral.tenancy.products import PRODUCTS, DuplicateProduct, NewProduct, ProductLimit
 
 CSV_MEDIA = "text/csv"
 UPLOAD = "upload"  # how the parser names the file in its errors: "upload:LINE: …"
-_LINE_ERROR = re.compile(rf"^{UPLOAD}:(\d+): (.*)$", re.DOTALL)
 
 
 class ProductOut(BaseModel):
@@ -59,7 +59,7 @@ class ProductQuery(BaseModel):
 
 
 def _whole_stock(unit: Unit, stock: Decimal | None) -> str | None:
-    if stock is not None and unit not in FRACTIONAL_UNITS and stock != stock.to_integral_value():
+    if not fits_unit(unit, stock):
         return f"stock must be a whole number for unit {unit}"
     return None
 
@@ -113,46 +113,17 @@ class ImportResult(BaseModel):
     updated: int
 
 
-_PRODUCT = select(
-    Product.id,
-    Product.name,
-    Category.name.label("category"),
-    Product.price,
-    Product.unit,
-    Product.description,
-    Product.stock,
-    Product.active,
-    Product.retailer_id,
-    Product.position,
-    Product.created_at,
-    Product.updated_at,
-).join(Category, Category.id == Product.category_id)
-
-
 async def _read(conn: AsyncConnection, product_id: int) -> ProductOut | None:
-    row = (await conn.execute(_PRODUCT.where(Product.id == product_id))).first()
+    row = await products.product(conn, product_id)
     return None if row is None else ProductOut.model_validate(row._asdict())
 
 
-async def _category(conn: AsyncConnection, name: str) -> int:
-    """The shop's category of this name (any case), made at the end of the list if new."""
-    found = (
-        await conn.execute(select(Category.id).where(func.lower(Category.name) == name.lower()))
-    ).scalar()
-    if found is not None:
-        return int(found)
-    position = select(func.coalesce(func.max(Category.position) + 1, 0)).scalar_subquery()
-    made = await conn.execute(
-        insert(Category).values(name=name, position=position).returning(Category.id)
-    )
-    return int(made.scalar_one())
+def _duplicate(exc: DuplicateProduct) -> Exception:
+    return conflict("duplicate", str(exc))
 
 
-def _clash(exc: IntegrityError) -> str:
-    name = getattr(getattr(exc.orig, "diag", None), "constraint_name", None) or ""
-    if "retailer" in name:
-        return "another product has this retailer_id"
-    return "the category already has a product of this name"
+def _over_limit(exc: ProductLimit) -> Exception:
+    return conflict("product-limit", str(exc), limit=exc.limit, active=exc.active)
 
 
 async def list_products(call: Call) -> ProductPage:
@@ -168,7 +139,7 @@ async def list_products(call: Call) -> ProductPage:
         conditions.append(Product.name.ilike(f"%{escaped}%", escape="\\"))
     if q.cursor is not None:
         conditions.append(Product.id < pages.decode(q.cursor))
-    query = _PRODUCT.where(and_(True, *conditions)).order_by(Product.id.desc()).limit(q.limit + 1)
+    query = PRODUCTS.where(and_(True, *conditions)).order_by(Product.id.desc()).limit(q.limit + 1)
     items = [ProductOut.model_validate(r._asdict()) for r in (await call.conn.execute(query))]
     shown, cursor = pages.page(items, [item.id for item in items], q.limit)
     return ProductPage(items=shown, next_cursor=cursor)
@@ -185,29 +156,15 @@ async def get_product(call: Call) -> ProductOut:
 async def create_product(call: Call) -> ProductOut:
     """Add a product (its category is made if the shop has none of that name)."""
     new = call.body(ProductCreate)
-    category_id = await _category(call.conn, new.category)
-    position = select(func.coalesce(func.max(Product.position) + 1, 0)).scalar_subquery()
     try:
-        made = await call.conn.execute(
-            insert(Product)
-            .values(
-                category_id=category_id,
-                name=new.name,
-                price=new.price,
-                unit=new.unit.value,
-                description=new.description,
-                stock=new.stock,
-                active=new.active,
-                retailer_id=new.retailer_id,
-                position=position,
-            )
-            .returning(Product.id)
+        made = await products.add_product(
+            call.conn, call.caller.shop, NewProduct(**new.model_dump())
         )
-    except IntegrityError as exc:
-        raise conflict("duplicate", _clash(exc)) from None
-    if new.active:
-        await _within_plan(call)
-    product = await _read(call.conn, int(made.scalar_one()))
+    except DuplicateProduct as exc:
+        raise _duplicate(exc) from None
+    except ProductLimit as exc:
+        raise _over_limit(exc) from None
+    product = await _read(call.conn, made)
     assert product is not None
     return product
 
@@ -234,40 +191,16 @@ async def update_product(call: Call) -> ProductOut:
         where = "stock" if "stock" in given else "unit"
         raise invalid([FieldError(loc=["body", where], message=problem, type="value_error")])
     if change.category is not None:
-        values["category_id"] = await _category(call.conn, change.category)
-    if values:
-        try:
-            await call.conn.execute(
-                update(Product)
-                .where(Product.id == product_id)
-                .values(**values, updated_at=func.now())
-            )
-        except IntegrityError as exc:
-            raise conflict("duplicate", _clash(exc)) from None
-        if values.get("active") and not current.active:
-            await _within_plan(call)
+        values["category"] = change.category
+    try:
+        await products.change_product(call.conn, call.caller.shop, product_id, values)
+    except DuplicateProduct as exc:
+        raise _duplicate(exc) from None
+    except ProductLimit as exc:
+        raise _over_limit(exc) from None
     product = await _read(call.conn, product_id)
     assert product is not None
     return product
-
-
-async def _within_plan(call: Call) -> None:
-    """After a change that adds active products (in its transaction): refused, and so
-    rolled back, when the shop now has more than its plan allows."""
-    shop = call.caller.shop
-    if shop.product_limit is None:
-        return
-    active = (
-        await call.conn.execute(select(func.count()).select_from(Product).where(Product.active))
-    ).scalar_one()
-    if active > shop.product_limit:
-        raise conflict(
-            "product-limit",
-            f"the {shop.plan} plan allows {shop.product_limit} active products and this "
-            f"would make {active}: deactivate some or change plans",
-            limit=shop.product_limit,
-            active=active,
-        )
 
 
 async def deactivate_product(call: Call) -> ProductOut:
@@ -290,58 +223,22 @@ async def import_products(call: Call) -> ImportResult:
     """A CSV in the onboarding format: the whole file is checked first (the first bad
     line is named), then each row updates the product of that category and name, or adds
     it. Products not in the file are left as they are."""
-    items = _parse(call.raw_body)
-    created = updated = 0
-    for item in items:
-        category_id = await _category(call.conn, item.category)
-        values = {
-            "price": item.price,
-            "unit": item.unit.value,
-            "description": item.description,
-            "stock": item.stock,
-            "active": item.active,
-        }
-        changed = await call.conn.execute(
-            update(Product)
-            .where(
-                Product.category_id == category_id, func.lower(Product.name) == item.name.lower()
-            )
-            .values(**values, updated_at=func.now())
-            .returning(Product.id)
-        )
-        if changed.first() is not None:
-            updated += 1
-            continue
-        position = select(func.coalesce(func.max(Product.position) + 1, 0)).scalar_subquery()
-        await call.conn.execute(
-            insert(Product).values(
-                category_id=category_id, name=item.name, position=position, **values
-            )
-        )
-        created += 1
-    await _within_plan(call)
-    return ImportResult(created=created, updated=updated)
-
-
-def _parse(raw: bytes) -> list[CatalogItem]:
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise invalid(
-            [FieldError(loc=["body"], message="the file is not UTF-8 text", type="csv")]
-        ) from None
-    if "\x00" in text:
-        line = text[: text.index("\x00")].count("\n") + 1
-        raise _line_problem(line, "contains a NUL character")
-    try:
-        return parse_catalog(text, source=UPLOAD)
+        items = parse_upload(call.raw_body, source=UPLOAD)
+        done = await products.import_catalog(call.conn, call.caller.shop, items)
     except CatalogError as exc:
-        found = _LINE_ERROR.match(str(exc))
-        if found is None:  # the file as a whole (empty)
-            raise invalid(
-                [FieldError(loc=["body"], message=str(exc), type="csv")], str(exc)
-            ) from None
-        raise _line_problem(int(found.group(1)), found.group(2)) from None
+        raise _file_problem(exc) from None
+    except ProductLimit as exc:
+        raise _over_limit(exc) from None
+    return ImportResult(created=done.created, updated=done.updated)
+
+
+def _file_problem(exc: CatalogError) -> Exception:
+    """The first bad line named as `["body", LINE]`, the file as a whole as `["body"]`."""
+    if exc.line is None:
+        return invalid([FieldError(loc=["body"], message=str(exc), type="csv")], str(exc))
+    message = str(exc).removeprefix(f"{UPLOAD}:{exc.line}: ")
+    return _line_problem(exc.line, message)
 
 
 def _line_problem(line: int, message: str) -> Exception:
@@ -353,9 +250,7 @@ def _line_problem(line: int, message: str) -> Exception:
 
 async def export_products(call: Call) -> Response:
     """The whole catalog as CSV in the onboarding format (import it back unchanged)."""
-    rows = await call.conn.execute(
-        _PRODUCT.order_by(Category.position, Category.id, Product.position, Product.id)
-    )
+    rows = await products.catalog(call.conn)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
