@@ -32,7 +32,7 @@ from chatcentral.conversation.staff_views import NEXT_STEPS
 from chatcentral.db.engine import TenantBinder
 from chatcentral.orders.queries import order_detail
 from chatcentral.orders.status import StatusRefused, change_status
-from chatcentral.panel import access, board, delivery
+from chatcentral.panel import access, board, delivery, settings
 from chatcentral.panel.access import Session
 from chatcentral.panel.render import HEADERS, page
 from chatcentral.panel.requests import (
@@ -327,6 +327,7 @@ def router() -> Router:
         Route("/login/link", link_page, methods=["GET"]),
         Route("/login/link", use_link, methods=["POST"]),
         Route("/logout", signed_in(_logout), methods=["POST"]),
+        *settings.routes(),
         Mount("/static", app=StaticFiles(directory=static), name="static"),
     ]
     return Router(routes=routes)
