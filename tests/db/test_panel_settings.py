@@ -90,6 +90,7 @@ async def test_the_page_shows_hours_zones_and_texts(
         assert heading in html
     assert 'name="mon_from0" value="00:00"' in html  # the fixture's shop opens around the clock
     assert "Saludo" in html and "Soy el asistente de" in html  # the flow's own wording
+    assert 'name="minimum_order" inputmode="decimal" value="100.00"' in html  # the flow's
     assert 'aria-current="page">Ajustes' in html
 
 

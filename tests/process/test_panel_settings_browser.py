@@ -1,7 +1,7 @@
 """The Ajustes page in a real headless Chromium at phone size, against `chatcentral run`:
-the owner signs in with a link from `chatcentral panel link`, changes Monday's hours and
-closes a day, then rewrites the greeting and watches the WhatsApp preview follow what
-they type (settings.js asking the server), and saves it."""
+the owner signs in with a link from `chatcentral panel link`, changes Monday's hours,
+closes a day and adds a delivery zone, then rewrites the greeting and watches the
+WhatsApp preview follow what they type (settings.js asking the server), and saves it."""
 
 from __future__ import annotations
 
@@ -59,6 +59,15 @@ def test_an_owner_changes_the_hours_and_rewrites_the_greeting_with_a_preview(
             hours, _ = stored(sync_engine)
             assert hours["mon"] == [["10:00", "14:00"], ["16:00", "20:00"]]
             assert hours["sun"] == [] and hours["holidays"] == ["2030-12-25"]
+            # A delivery zone by postal code.
+            page.get_by_text("+ Agregar zona").click()
+            new_zone = page.locator("#zone-new")
+            new_zone.get_by_label("Nombre").fill("Roma")
+            new_zone.get_by_label("Códigos postales").fill("06700, 06760")
+            new_zone.get_by_label("Envío $").fill("35")
+            new_zone.get_by_role("button", name="Agregar zona").click()
+            expect(page.get_by_role("status")).to_have_text("Listo: la zona quedó guardada.")
+            expect(page.locator("#zone-0 summary")).to_contain_text("CP 06700, 06760")
             page.evaluate("window.scrollTo(0, 0)")  # the sticky header at the top, not mid-page
             page.screenshot(path=shots / "panel-settings.png", full_page=True)
 

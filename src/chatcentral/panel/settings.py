@@ -9,13 +9,11 @@ commit (as after `chatcentral tenant hours`), and audited as `panel:<phone>`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -23,7 +21,8 @@ from starlette.routing import Route
 
 from chatcentral.conversation import hours
 from chatcentral.conversation.cart import money
-from chatcentral.conversation.flow import shipped_flow
+from chatcentral.conversation.flow import Settings as FlowSettings
+from chatcentral.conversation.flow import effective, shipped_flow
 from chatcentral.conversation.shop import Shop
 from chatcentral.conversation.shop_texts import (
     BY_KEY,
@@ -61,16 +60,24 @@ SAMPLE_NAME = " Ana"
 SAMPLE_ORDER = 123
 SAMPLE_LINES = (("2 kg Jitomate", "56"), ("1 pieza Pan de caja", "48"))
 
-T = TypeVar("T")
-
 
 def actor(session: Session) -> str:
     return f"panel:{session.phone}"
 
 
-async def _write(conn: AsyncConnection, work: Callable[[Connection], T]) -> T:
-    """Run the operators' synchronous change on this request's connection and transaction."""
-    return await conn.run_sync(work)
+async def _change_hours(
+    conn: AsyncConnection, shop: Shop, session: Session, change: HoursChange
+) -> None:
+    """Through the code of `tenant hours`, on this request's connection and transaction."""
+    await conn.run_sync(lambda sync: apply_hours(sync, shop.slug, change, actor=actor(session)))
+
+
+async def _change_settings(
+    conn: AsyncConnection, shop: Shop, session: Session, action: str, **changes: Any
+) -> None:
+    await conn.run_sync(
+        lambda sync: apply_settings(sync, shop.slug, action, actor=actor(session), **changes)
+    )
 
 
 def _done(notice: str, anchor: str) -> Response:
@@ -90,9 +97,9 @@ def _context(shop: Shop, session: Session, **extra: Any) -> dict[str, Any]:
         "days": forms.day_rows(week),
         "holidays": [(day, forms.holiday_label(day)) for day in sorted(hours.holidays_of(week))],
         "today": _today(shop).isoformat(),
-        "settings": shop.settings,
-        "location": forms.location_text(shop.settings),
-        "zones": list(shop.settings.get(ZONES) or []),
+        "delivery": _effective(shop),
+        "location": forms.location_text(_effective(shop).shop_location),
+        "zones": _effective(shop).delivery_zones,
         "texts": [
             (spec, custom.get(spec.key) or texts[spec.key], spec.key in custom)
             for spec in SHOP_TEXTS
@@ -126,7 +133,7 @@ async def _save_hours(
         change = HoursChange(days=(forms.read_week(form),))
     except FormRefused as exc:
         return _refused(shop, session, "hours", str(exc), days=forms.typed_rows(form))
-    await _write(conn, lambda sync: apply_hours(sync, shop.slug, change, actor=actor(session)))
+    await _change_hours(conn, shop, session, change)
     return _done("hours", "horario")
 
 
@@ -138,7 +145,7 @@ async def _add_holiday(
     except FormRefused as exc:
         return _refused(shop, session, "holidays", str(exc))
     change = HoursChange(add_holidays=(day,))
-    await _write(conn, lambda sync: apply_hours(sync, shop.slug, change, actor=actor(session)))
+    await _change_hours(conn, shop, session, change)
     return _done("holiday", "cerrados")
 
 
@@ -148,7 +155,7 @@ async def _remove_holiday(
     try:
         day = hours.parse_holiday(field(form_of(request), "date") or "")
         change = HoursChange(remove_holidays=(day,))
-        await _write(conn, lambda sync: apply_hours(sync, shop.slug, change, actor=actor(session)))
+        await _change_hours(conn, shop, session, change)
     except HolidayMissing:
         return _refused(shop, session, "holidays", "Ese día ya no estaba entre tus días cerrados.")
     except hours.HoursError:
@@ -177,19 +184,31 @@ async def _save_delivery(
 
 
 def _radius_zones(shop: Shop) -> bool:
-    return any(zone.get("radius_km") for zone in shop.settings.get(ZONES) or [])
+    return any(zone.radius_km for zone in _effective(shop).delivery_zones)
+
+
+def _effective(shop: Shop) -> FlowSettings:
+    """The settings as the bot reads them: the flow's, with the shop's own over them."""
+    return effective(shipped_flow(shop.flow), shop.settings)[0]
+
+
+def _zones(shop: Shop) -> list[dict[str, Any]]:
+    """The zones as they are stored, whether the shop's own or its flow's."""
+    return [
+        zone.model_dump(mode="json", exclude_none=True) for zone in _effective(shop).delivery_zones
+    ]
 
 
 async def _save_zone(
     request: Request, conn: AsyncConnection, session: Session, shop: Shop
 ) -> Response:
     form = form_of(request)
-    zones = list(shop.settings.get(ZONES) or [])
+    zones = _zones(shop)
     index = _zone_index(form, zones)
     if index == -1:
         return not_found()
     try:
-        zone = forms.read_zone(form, bool(shop.settings.get("shop_location")))
+        zone = forms.read_zone(form, _effective(shop).shop_location is not None)
         if forms.zone_names_clash(zones, zone, index):
             raise FormRefused(f"Ya tienes una zona llamada «{zone['name']}».")
         if index is None and len(zones) >= forms.ZONES_MAX:
@@ -208,7 +227,7 @@ async def _save_zone(
 async def _remove_zone(
     request: Request, conn: AsyncConnection, session: Session, shop: Shop
 ) -> Response:
-    zones = list(shop.settings.get(ZONES) or [])
+    zones = _zones(shop)
     index = _zone_index(form_of(request), zones)
     if index is None or index == -1:
         return not_found()
@@ -242,12 +261,7 @@ async def _settings(
     section: str = "delivery",
 ) -> Response:
     try:
-        await _write(
-            conn,
-            lambda sync: apply_settings(
-                sync, shop.slug, action, actor=actor(session), values=values
-            ),
-        )
+        await _change_settings(conn, shop, session, action, values=values)
     except SettingsRefused as exc:
         return _refused(shop, session, section, f"No se pudo guardar ({exc}).")
     return _done(notice, "zonas")
@@ -309,14 +323,10 @@ def _text_page(
     )
 
 
-def _spec_of(key: str) -> ShopText | None:
-    return BY_KEY.get(key)
-
-
 async def _edit_text(
     request: Request, conn: AsyncConnection, session: Session, shop: Shop
 ) -> Response:
-    spec = _spec_of(request.path_params["key"])
+    spec = BY_KEY.get(request.path_params["key"])
     if spec is None:
         return not_found()
     notice = NOTICES.get(request.query_params.get("ok", ""))
@@ -329,10 +339,10 @@ async def _preview(
     """The typed text as WhatsApp will show it: the whole page, or only the bubble for
     settings.js (`fragment`), which asks as the owner types."""
     form = form_of(request)
-    spec = _spec_of(field(form, "key") or "")
+    spec = BY_KEY.get(field(form, "key") or "")
     if spec is None:
         return not_found()
-    text = (field(form, "text") or "")[: spec.limit * 4]
+    text = field(form, "text") or ""
     if field(form, "fragment"):
         try:
             bubble = whatsapp_html(check_text(spec, text, shop.name, _values(shop, spec)))
@@ -346,7 +356,7 @@ async def _save_text(
     request: Request, conn: AsyncConnection, session: Session, shop: Shop
 ) -> Response:
     form = form_of(request)
-    spec = _spec_of(field(form, "key") or "")
+    spec = BY_KEY.get(field(form, "key") or "")
     if spec is None:
         return not_found()
     typed = field(form, "text") or ""
@@ -364,7 +374,7 @@ async def _save_text(
 async def _restore_text(
     request: Request, conn: AsyncConnection, session: Session, shop: Shop
 ) -> Response:
-    spec = _spec_of(field(form_of(request), "key") or "")
+    spec = BY_KEY.get(field(form_of(request), "key") or "")
     if spec is None:
         return not_found()
     return await _set_text(conn, shop, session, spec, None, "restored")
@@ -379,12 +389,7 @@ async def _set_text(
     notice: str,
 ) -> Response:
     try:
-        await _write(
-            conn,
-            lambda sync: apply_settings(
-                sync, shop.slug, "tenant.texts", actor=actor(session), texts={spec.key: text}
-            ),
-        )
+        await _change_settings(conn, shop, session, "tenant.texts", texts={spec.key: text})
     except SettingsRefused as exc:
         return _text_page(
             shop, session, spec, text or "", 422, error=f"No se pudo guardar ({exc})."

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from chatcentral.conversation import hours
+from chatcentral.conversation.flow import Location
 from chatcentral.conversation.text_input import coordinates_in, parse_decimal, postal_code_in
 
 DAY_LABELS = dict(
@@ -25,6 +26,7 @@ DAY_LABELS = dict(
     )
 )
 RANGES_PER_DAY = 2  # a morning and an afternoon shift, as many shops close for lunch
+RANGES_MAX = 6  # more come only from `tenant hours`; the form keeps them
 MONEY_MAX = Decimal("100000")
 RADIUS_MAX_KM = 100
 ZONE_NAME_MAX = 60
@@ -47,7 +49,7 @@ class DayRow:
     key: str
     label: str
     open: bool
-    ranges: tuple[tuple[str, str], ...]  # exactly RANGES_PER_DAY, blanks for unused
+    ranges: tuple[tuple[str, str], ...]  # at least RANGES_PER_DAY, blanks for unused
 
 
 def day_rows(week: dict[str, Any]) -> list[DayRow]:
@@ -55,7 +57,7 @@ def day_rows(week: dict[str, Any]) -> list[DayRow]:
     rows = []
     for day in hours.WEEKDAYS:
         ranges = [(start, "00:00" if end == "24:00" else end) for start, end in week.get(day) or []]
-        padded = (ranges + [("", "")] * RANGES_PER_DAY)[:RANGES_PER_DAY]
+        padded = ranges + [("", "")] * (RANGES_PER_DAY - len(ranges))
         rows.append(DayRow(day, DAY_LABELS[day], bool(ranges), tuple(padded)))
     return rows
 
@@ -69,7 +71,8 @@ def typed_rows(form: Form) -> list[DayRow]:
             form.get(f"{day}_open") == "on",
             tuple(
                 (form.get(f"{day}_from{n}", ""), form.get(f"{day}_to{n}", ""))
-                for n in range(RANGES_PER_DAY)
+                for n in range(RANGES_MAX)
+                if n < RANGES_PER_DAY or f"{day}_from{n}" in form
             ),
         )
         for day in hours.WEEKDAYS
@@ -147,9 +150,8 @@ def read_location(form: Form) -> dict[str, float] | None:
     return {"latitude": point[0], "longitude": point[1]}
 
 
-def location_text(settings: dict[str, Any]) -> str:
-    point = settings.get("shop_location") or {}
-    return f"{point['latitude']}, {point['longitude']}" if point else ""
+def location_text(point: Location | None) -> str:
+    return f"{point.latitude}, {point.longitude}" if point else ""
 
 
 def read_zone(form: Form, has_location: bool) -> dict[str, Any]:
