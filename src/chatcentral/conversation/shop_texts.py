@@ -105,10 +105,13 @@ def check_text(spec: ShopText, text: str, shop_name: str, values: Mapping[str, o
 def _check_placeholders(spec: ShopText, text: str) -> None:
     allowed = ("shop", *spec.placeholders)
     usable = ", ".join("{" + name + "}" for name in allowed)
+    braces = TextRefused(f"Las llaves {{ }} solo van alrededor de un dato: {usable}.")
     try:
         parts = [(n, f, c) for _, n, f, c in string.Formatter().parse(text) if n is not None]
     except ValueError:
-        raise TextRefused(f"Las llaves {{ }} solo van alrededor de un dato: {usable}.") from None
-    for name, spec_, conversion in parts:
-        if spec_ or conversion is not None or name not in allowed:
+        raise braces from None
+    for name, format_spec, conversion in parts:
+        if format_spec or conversion is not None:
+            raise braces
+        if name not in allowed:
             raise TextRefused(f"{{{name}}} no se puede usar en este texto; puedes usar {usable}.")
