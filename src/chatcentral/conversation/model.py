@@ -40,6 +40,14 @@ ENTERED_FROM_ANYWHERE = (MAIN_MENU, CONFIRMING_CANCEL, OFFERING_AGENT, RESUMING,
 ENGINE_STATES = (*ENTERED_FROM_ANYWHERE, HANDOFF)
 
 
+def fill_text(template: str, shop_name: str, **values: Any) -> str:
+    """A text with its placeholders filled as customers read it ({shop} everywhere)."""
+    said = template.format(shop=shop_name, **values) if ("{" in template) else template
+    if "opening" in values:
+        said = said.replace(" de el ", " del ")  # "a partir de el lunes" → "del lunes"
+    return said
+
+
 class ConversationState:
     """One customer's conversation while one message is handled."""
 
@@ -84,11 +92,7 @@ class ConversationState:
             self.notes.clear()
 
     def text(self, key: str, **values: Any) -> str:
-        template = self.texts[key]
-        said = template.format(shop=self.shop.name, **values) if ("{" in template) else template
-        if "opening" in values:
-            said = said.replace(" de el ", " del ")  # "a partir de el lunes" → "del lunes"
-        return said
+        return fill_text(self.texts[key], self.shop.name, **values)
 
     def say(self, key: str, **values: Any) -> None:
         self.notes.append(self.text(key, **values))

@@ -7,7 +7,7 @@ valid before it leaves) and records the ids of the options it offered, so a type
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -362,7 +362,9 @@ def handoff(convo: Conversation) -> list[Message]:
     text = convo.text("handoff.open")
     if not convo.is_open():
         opening = convo.opening_phrase() or "—"
-        text += "\n\n" + convo.text("handoff.closed", hours=describe_hours(convo), opening=opening)
+        text += "\n\n" + convo.text(
+            "handoff.closed", hours=week_line(convo.shop.business_hours), opening=opening
+        )
     return [outbound.text(text + "\n\n" + convo.text("handoff.back"))]
 
 
@@ -436,10 +438,9 @@ def _order_details(convo: Conversation, order: OrderSummary) -> str:
     )
 
 
-def describe_hours(convo: Conversation) -> str:
+def week_line(hours: Mapping[str, Any]) -> str:
     """The weekly hours in a line, consecutive days with the same hours joined:
     "lun–vie 09:00–18:00; sáb 09:00–14:00"."""
-    hours = convo.shop.business_hours
     runs: list[tuple[str, str, str]] = []  # first day, last day, spans
     for day in WEEKDAYS:
         ranges = hours.get(day) or []

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Connection, Engine, func, select, update
 
 from chatcentral.conversation import hours
 from chatcentral.models.central import Tenant
@@ -34,7 +34,23 @@ def read_hours(engine: Engine, slug: str) -> ShopHours:
         ).first()
     if row is None:
         raise UnknownTenant(f"no tenant with slug {slug!r}")
-    return ShopHours(slug, row.timezone, _normalised(row.business_hours))
+    return ShopHours(slug, row.timezone, normalised(row.business_hours))
+
+
+class HolidayMissing(hours.HoursError):
+    """A holiday to remove that the shop does not have."""
+
+
+@dataclass(frozen=True)
+class HoursChange:
+    """A change of hours already read: days replaced (an empty list: closed), holidays
+    added or removed, or all days or holidays cleared first."""
+
+    days: tuple[dict[str, list[list[str]]], ...] = ()
+    add_holidays: tuple[date, ...] = ()
+    remove_holidays: tuple[date, ...] = ()
+    clear_days: bool = False
+    clear_holidays: bool = False
 
 
 def change_hours(
@@ -52,40 +68,51 @@ def change_hours(
     days a spec names are replaced, the others kept, or all cleared first with
     `clear_days`), add or remove holidays; validated whole before anything is written.
     Raises HoursError (bad input) or UnknownTenant."""
-    changes = [hours.parse_days_spec(spec) for spec in days]
-    added = [hours.parse_holiday(value) for value in add_holidays]
-    removed = [hours.parse_holiday(value) for value in remove_holidays]
+    change = HoursChange(
+        days=tuple(hours.parse_days_spec(spec) for spec in days),
+        add_holidays=tuple(hours.parse_holiday(value) for value in add_holidays),
+        remove_holidays=tuple(hours.parse_holiday(value) for value in remove_holidays),
+        clear_days=clear_days,
+        clear_holidays=clear_holidays,
+    )
     with engine.begin() as conn:
-        row = conn.execute(
-            select(Tenant.id, Tenant.timezone, Tenant.business_hours)
-            .where(Tenant.slug == slug)
-            .with_for_update()
-        ).first()
-        if row is None:
-            raise UnknownTenant(f"no tenant with slug {slug!r}")
-        before = _normalised(row.business_hours)
-        after = {day: ([] if clear_days else list(before[day])) for day in hours.WEEKDAYS}
-        for change in changes:
-            after.update(change)
-        holidays: set[date] = set() if clear_holidays else set(hours.holidays_of(before))
-        missing = sorted(d for d in removed if d not in holidays)
-        if missing:
-            raise hours.HoursError(f"{missing[0].isoformat()} is not one of the shop's holidays")
-        holidays = (holidays - set(removed)) | set(added)
-        after[hours.HOLIDAYS] = [d.isoformat() for d in sorted(holidays)]
-        after = hours.validate(after)
-        if after != before:
-            conn.execute(
-                update(Tenant)
-                .where(Tenant.id == row.id)
-                .values(business_hours=after, updated_at=func.now())
-            )
-            details = {"before": row.business_hours, "after": after}
-            record_change(conn, slug, row.id, "tenant.hours", actor=actor, details=details)
+        return apply_hours(conn, slug, change, actor=actor)
+
+
+def apply_hours(conn: Connection, slug: str, change: HoursChange, *, actor: str) -> ShopHours:
+    """`change` applied in `conn`'s transaction (the CLI's and the panel's): validated
+    whole, written only when it changes something, announced and audited. Raises
+    HoursError or UnknownTenant."""
+    row = conn.execute(
+        select(Tenant.id, Tenant.timezone, Tenant.business_hours)
+        .where(Tenant.slug == slug)
+        .with_for_update()
+    ).first()
+    if row is None:
+        raise UnknownTenant(f"no tenant with slug {slug!r}")
+    before = normalised(row.business_hours)
+    after = {day: ([] if change.clear_days else list(before[day])) for day in hours.WEEKDAYS}
+    for days in change.days:
+        after.update(days)
+    holidays: set[date] = set() if change.clear_holidays else set(hours.holidays_of(before))
+    missing = sorted(d for d in change.remove_holidays if d not in holidays)
+    if missing:
+        raise HolidayMissing(f"{missing[0].isoformat()} is not one of the shop's holidays")
+    holidays = (holidays - set(change.remove_holidays)) | set(change.add_holidays)
+    after[hours.HOLIDAYS] = [d.isoformat() for d in sorted(holidays)]
+    after = hours.validate(after)
+    if after != before:
+        conn.execute(
+            update(Tenant)
+            .where(Tenant.id == row.id)
+            .values(business_hours=after, updated_at=func.now())
+        )
+        details = {"before": row.business_hours, "after": after}
+        record_change(conn, slug, row.id, "tenant.hours", actor=actor, details=details)
     return ShopHours(slug, row.timezone, after)
 
 
-def _normalised(stored: dict[str, Any] | None) -> dict[str, Any]:
+def normalised(stored: dict[str, Any] | None) -> dict[str, Any]:
     """Stored hours as `validate` leaves them; a shop with unreadable hours (written by
     hand) is shown and changed from what can be read rather than refused."""
     raw = dict(stored or {})
