@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install pgbouncer test test-fast lint format run bench bench-shops drill clean
+.PHONY: install pgbouncer test test-fast lint format run bench bench-shops drill screenshots clean
 
 install: ## create .venv and install chatcentral with its dev extras (and pgbouncer, for its tests)
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make install: $(PYTHON) not found (set PYTHON=...)"; exit 1; }
@@ -12,13 +12,17 @@ install: ## create .venv and install chatcentral with its dev extras (and pgboun
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@# The panel's browser tests drive Debian's chromium through Playwright (never
 	@# `playwright install`: no browser download at test time).
-	@test -x /usr/bin/chromium || { \
+	@# The emoji font makes the panel's screenshots (docs/panel/) show its emoji, not boxes.
+	@{ test -x /usr/bin/chromium && test -e $(EMOJI_FONT); } || { \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  echo "installing chromium (apt) for the panel's browser tests"; \
-	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 || \
-	  { $$SUDO apt-get update -qq >/dev/null && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; }
+	  echo "installing chromium and an emoji font (apt) for the panel's browser tests"; \
+	  $$SUDO env $(APT_BROWSER) 2>&1 || \
+	  { $$SUDO apt-get update -qq >/dev/null && $$SUDO env $(APT_BROWSER); }; }
 	@$(MAKE) --no-print-directory pgbouncer
 	@echo "installed: $$($(BIN)/chatcentral --help >/dev/null && echo chatcentral ready)"
+
+APT_BROWSER := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null
+EMOJI_FONT := /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
 
 # The PgBouncer tests start Debian's pgbouncer (tests/support/pgbouncer.py): installed when
 # missing, as root (CI) or through password-less sudo; otherwise those tests are skipped.
@@ -38,6 +42,9 @@ pgbouncer:
 test: lint ## lint, type-check, check the flows, then every test tier (real PostgreSQL)
 	$(BIN)/chatcentral flows check
 	$(BIN)/python -m pytest -q
+
+screenshots: ## run the panel's browser tests, keeping their phone-size screenshots in docs/panel/
+	CHATCENTRAL_SCREENSHOTS=$(CURDIR)/docs/panel $(BIN)/python -m pytest -q tests/process -k panel
 
 test-fast: ## the unit tier alone: engine, flows, builders, payloads (no database; seconds)
 	$(BIN)/python -m pytest -q tests/unit
