@@ -7,25 +7,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy import Engine
 
 from chatcentral.simulator.fake_cloud import FakeCloud
 from tests.conftest import ProvisionedShop
 from tests.db.api.conftest import add_customer, add_order
 from tests.support.processes import interrupt, start_run
-
-
-@pytest.fixture
-def fake_cloud() -> Iterator[FakeCloud]:
-    fake = FakeCloud()
-    fake.start()
-    yield fake
-    fake.stop()
 
 
 def test_an_order_moved_through_the_api_reaches_the_customer_on_whatsapp(

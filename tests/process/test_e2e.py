@@ -4,26 +4,16 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import Engine, text
 
 from chatcentral.simulator.fake_cloud import FakeCloud
 from tests.conftest import ProvisionedShop
 from tests.support import cloud
 from tests.support.processes import interrupt, kill, start_run
-
-
-@pytest.fixture
-def fake_cloud() -> Iterator[FakeCloud]:
-    fake = FakeCloud()
-    fake.start()
-    yield fake
-    fake.stop()
 
 
 def post(base: str, body: dict[str, Any]) -> httpx.Response:

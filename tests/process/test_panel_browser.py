@@ -10,10 +10,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from playwright.sync_api import Dialog, expect
 from sqlalchemy import Engine
 
@@ -24,14 +22,6 @@ from tests.support.browser import phone_browser, screenshot_dir
 from tests.support.processes import interrupt, start_run
 
 SCRIPT_NAME = "<script>alert(1)</script>"
-
-
-@pytest.fixture
-def fake_cloud() -> Iterator[FakeCloud]:
-    fake = FakeCloud()
-    fake.start()
-    yield fake
-    fake.stop()
 
 
 def panel_link(db_url: str, base: str, cwd: Path) -> str:

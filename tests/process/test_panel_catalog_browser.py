@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from playwright.sync_api import ConsoleMessage, expect
 from sqlalchemy import Engine
 
@@ -32,14 +30,6 @@ BAD_CSV = (
     "Cebolla blanca,Frutas y verduras,20.00,KG,,30,true\n"
     "Mango Ataúlfo,Frutas y verduras,cuarenta,KG,,,true\n"
 )
-
-
-@pytest.fixture
-def fake_cloud() -> Iterator[FakeCloud]:
-    fake = FakeCloud()
-    fake.start()
-    yield fake
-    fake.stop()
 
 
 def customer_says(base: str, message: dict[str, Any]) -> None:

@@ -8,11 +8,10 @@ menu)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-import pytest
 from playwright.sync_api import expect
 from sqlalchemy import Engine
 
@@ -26,14 +25,6 @@ from tests.support.processes import interrupt, start_run
 
 ANA = "5215512345678"
 ANA_TO = "+525512345678"  # how the shop's number addresses her
-
-
-@pytest.fixture
-def fake_cloud() -> Iterator[FakeCloud]:
-    fake = FakeCloud()
-    fake.start()
-    yield fake
-    fake.stop()
 
 
 def customer_says(base: str, body: str) -> None:
