@@ -32,7 +32,7 @@ from chatcentral.conversation.staff_views import NEXT_STEPS
 from chatcentral.db.engine import TenantBinder
 from chatcentral.orders.queries import order_detail, receipt_of
 from chatcentral.orders.status import StatusRefused, change_status
-from chatcentral.panel import access, board, conversations, delivery, stats
+from chatcentral.panel import access, board, conversations, delivery, photos, stats
 from chatcentral.panel.access import Session
 from chatcentral.panel.render import HEADERS, page
 from chatcentral.panel.requests import (
@@ -330,6 +330,7 @@ def router() -> Router:
         Route("/logout", signed_in(_logout), methods=["POST"]),
         *conversations.routes(),
         *stats.routes(),
+        *photos.routes(),
         Mount("/static", app=StaticFiles(directory=static), name="static"),
     ]
     return Router(routes=routes)
