@@ -5,6 +5,7 @@ dispatcher sending a product's message with an image header whose link gives the
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import urllib.request
 from typing import Any
@@ -216,6 +217,15 @@ async def test_another_shops_product_is_404_and_a_post_needs_the_csrf_token(
     assert image_key(sync_engine, shops["grocery"].schema, mine) is None
     assert image_key(sync_engine, water, theirs) == THEIR_PHOTO
     assert objects(settings) == {}
+
+
+async def test_the_s3_store_tells_whether_a_photo_is_there(settings: Settings) -> None:
+    store = make_store(settings)
+    assert not await store.exists("products/tenant_tienda/1/none.png")
+    await store.put("products/tenant_tienda/1/a.png", io.BytesIO(PHOTO), "image/png")
+    assert await store.exists("products/tenant_tienda/1/a.png")
+    await store.delete("products/tenant_tienda/1/a.png")
+    assert not await store.exists("products/tenant_tienda/1/a.png")
 
 
 # --- sent on WhatsApp ---------------------------------------------------------------------

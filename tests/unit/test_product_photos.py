@@ -5,6 +5,7 @@ it) at send time."""
 from __future__ import annotations
 
 import dataclasses
+import io
 from pathlib import Path
 
 import pytest
@@ -124,13 +125,14 @@ def test_keys_are_per_shop_product_and_content() -> None:
     assert key_mime(key) == "image/jpeg"
 
 
-def test_a_link_meta_can_reach_or_none(tmp_path: Path) -> None:
-    root = tmp_path
+async def test_a_link_meta_can_reach_or_none(tmp_path: Path) -> None:
     signer = LinkSigner(b"secret")
-    public = LocalStore(root, signer, "https://shop.example")
-    assert str(send_link(public, KEY)).startswith("https://shop.example/media/")
-    assert send_link(LocalStore(root, signer, ""), KEY) is None  # relative: not for Meta
-    unsigned = LocalStore(root, None, "https://shop.example")
+    public = LocalStore(tmp_path, signer, "https://shop.example")
+    assert await send_link(public, KEY) is None  # no such photo (any more)
+    await public.put(KEY, io.BytesIO(JPEG), "image/jpeg")
+    assert str(await send_link(public, KEY)).startswith("https://shop.example/media/")
+    assert await send_link(LocalStore(tmp_path, signer, ""), KEY) is None  # relative
+    unsigned = LocalStore(tmp_path, None, "https://shop.example")
     with pytest.raises(ConfigError):
         unsigned.url(KEY, mime="image/jpeg", expires_s=60)
-    assert send_link(unsigned, KEY) is None
+    assert await send_link(unsigned, KEY) is None

@@ -414,9 +414,8 @@ class Dispatcher:
                         if isinstance(prepared, SendFailure):
                             return SendResult(failure=prepared)
                         payload = prepared
-                    return await self._graph.send(
-                        row.phone_number_id, token, self._photo_linked(payload)
-                    )
+                    payload = await self._photo_linked(payload)
+                    return await self._graph.send(row.phone_number_id, token, payload)
         except TimeoutError:
             # httpx's timeouts are per phase; this bounds the whole call inside the lease.
             return SendResult(failure=SendFailure(Verdict.RETRY, "timeout"))
@@ -424,16 +423,16 @@ class Dispatcher:
             log.exception("shop %s: outbox %d: send raised", row.slug, row.id)
             return SendResult(failure=SendFailure(Verdict.RETRY, f"internal: {type(exc).__name__}"))
 
-    def _photo_linked(self, payload: dict[str, Any]) -> dict[str, Any]:
+    async def _photo_linked(self, payload: dict[str, Any]) -> dict[str, Any]:
         """A product's photo header made a link now, valid long enough for Meta to fetch
         it (a link made at queueing could expire while the row waits); sent without the
         photo when no link can be made that Meta could reach."""
         key = outbound.stored_image(payload)
         if key is None:
             return payload
-        link = send_link(self._store, key) if self._store is not None else None
+        link = await send_link(self._store, key) if self._store is not None else None
         if link is None:
-            log.info("product photo %s sent without its image: no public link to it", key)
+            log.info("product photo %s sent without its image: no link Meta could fetch", key)
         return outbound.with_image_link(payload, link)
 
     async def _watch(self, row: Claimed, failure: SendFailure | None) -> None:

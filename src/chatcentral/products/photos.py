@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 from dataclasses import dataclass
 
 from sqlalchemy import BigInteger, bindparam, func, select, update
@@ -22,6 +23,8 @@ from chatcentral.conversation.shop import Shop
 from chatcentral.media.limits import MAX_BYTES
 from chatcentral.media.store import Store
 from chatcentral.models.tenant import Product
+
+log = logging.getLogger(__name__)
 
 PHOTO_MAX = MAX_BYTES["image"]
 # Long enough for Meta to fetch the photo however late a retried send goes out (it
@@ -138,12 +141,21 @@ async def _name(conn: AsyncConnection, product_id: int, key: str | None) -> None
     )
 
 
-def send_link(store: Store, key: str) -> str | None:
+async def send_link(store: Store, key: str) -> str | None:
     """A link Meta can fetch the photo from for the next hour: S3 presigned, or the app's
-    signed /media link under CHATCENTRAL_PUBLIC_URL; None when the store cannot make one
-    that reaches this app from outside (no public URL, or no link secret)."""
+    signed /media link under CHATCENTRAL_PUBLIC_URL. None when the store cannot make one
+    that reaches this app from outside (no public URL, or no link secret), or when the
+    photo is gone: a catalog cached for a few seconds more may still name a replaced one,
+    and Meta would fail the whole message on a link that finds nothing."""
     try:
         link = store.url(key, mime=key_mime(key), expires_s=SEND_LINK_S)
     except ConfigError:
         return None
-    return link if link.startswith(("https://", "http://")) else None
+    if not link.startswith(("https://", "http://")):
+        return None
+    try:
+        there = await store.exists(key)
+    except Exception:  # the store is away: Meta could not fetch it either
+        log.warning("product photo %s: the media store did not answer", key, exc_info=True)
+        return None
+    return link if there else None
