@@ -88,8 +88,10 @@ async def services(
         transport=graph_transport,
         connections=sends,  # a reply, then its mark-read, one after the other on a slot
     )
-    outbox = Dispatcher(engine, graph, settings, batch_size=sends, incidents=incidents)
     media_store = make_store(settings)
+    outbox = Dispatcher(
+        engine, graph, settings, batch_size=sends, incidents=incidents, store=media_store
+    )
     # Inbound media are fetched where the dispatcher runs (0 turns it off there).
     media_job = (
         MediaJob(engine, graph, media_store, settings, incidents=incidents)

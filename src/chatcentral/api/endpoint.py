@@ -53,7 +53,8 @@ class Call:
     _body: BaseModel | None
     raw_body: bytes = b""
     settings: Settings | None = None  # the app's (keys to encrypt with, ...)
-    store: Store | None = None  # where inbound media are kept (links to them)
+    store: Store | None = None  # where media are kept (links to them, product photos)
+    content_type: str = ""  # of a non-JSON body (a product photo)
 
     def query(self, model: type[M]) -> M:
         assert isinstance(self._query, model)
@@ -81,10 +82,18 @@ class Endpoint:
     # Problems this operation may answer besides those every operation of its kind may
     # (401; 422 with a query or body; 400 and 413 with a body): OpenAPI only.
     problems: tuple[int, ...] = ()
-    # Non-JSON bodies and answers (CSV import and export), as media types.
-    body_media: str | None = None
+    # Non-JSON bodies (CSV import, a photo: any of several types) and answers (CSV
+    # export), as media types.
+    body_media: str | tuple[str, ...] | None = None
     response_media: str | None = None
     description: str = ""
+    body_max: int = BODY_MAX
+
+    @property
+    def body_medias(self) -> tuple[str, ...]:
+        if self.body_media is None:
+            return ()
+        return (self.body_media,) if isinstance(self.body_media, str) else self.body_media
 
     @property
     def operation_id(self) -> str:
@@ -129,15 +138,15 @@ def _path(request: Request) -> dict[str, int]:
     return ids
 
 
-async def _raw(request: Request) -> bytes | None:
-    """The body, or None when it is larger than allowed (reading stops there)."""
+async def _raw(request: Request, limit: int) -> bytes | None:
+    """The body, or None when it is larger than `limit` (reading stops there)."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > BODY_MAX:
+    if declared is not None and declared.isdigit() and int(declared) > limit:
         return None
     chunks = bytearray()
     async for chunk in request.stream():
         chunks += chunk
-        if len(chunks) > BODY_MAX:
+        if len(chunks) > limit:
             return None
     return bytes(chunks)
 
@@ -180,7 +189,8 @@ def serve(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
 async def _serve(endpoint: Endpoint, request: Request) -> Response:
     key = bearer(request)
     # The body is read before a connection is taken: a slow upload holds no connection.
-    raw = await _raw(request) if endpoint.method in ("POST", "PUT", "PATCH") else b""
+    writes = endpoint.method in ("POST", "PUT", "PATCH")
+    raw = await _raw(request, endpoint.body_max) if writes else b""
     engine: AsyncEngine = request.app.state.engine
     async with engine.begin() as raw_conn:
         who = await caller(raw_conn, key)
@@ -188,14 +198,15 @@ async def _serve(endpoint: Endpoint, request: Request) -> Response:
         query = _query(request, endpoint.query) if endpoint.query is not None else None
         if raw is None:
             raise ApiProblem(
-                413, "too-large", "Request body too large", f"at most {BODY_MAX} bytes"
+                413, "too-large", "Request body too large", f"at most {endpoint.body_max} bytes"
             )
         body = _body(raw, endpoint.body) if endpoint.body is not None else None
         conn = await TenantBinder.bind(raw_conn, who.shop.schema)
         state = request.app.state
         settings = getattr(state, "settings", None)
         store = getattr(state, "media_store", None)
-        call = Call(who, conn, path, query, body, raw, settings, store)
+        content_type = request.headers.get("content-type", "")
+        call = Call(who, conn, path, query, body, raw, settings, store, content_type)
         result = await endpoint.handler(call)
     if isinstance(result, Response):
         return result

@@ -69,10 +69,10 @@ def document(endpoints: Iterable[Endpoint], prefix: str) -> dict[str, Any]:
                 "required": True,
                 "content": {"application/json": {"schema": ref(endpoint.body, "validation")}},
             }
-        elif endpoint.body_media is not None:
+        elif endpoint.body_medias:
             operation["requestBody"] = {
                 "required": True,
-                "content": {endpoint.body_media: {"schema": {"type": "string"}}},
+                "content": {media: _raw_schema(media) for media in endpoint.body_medias},
             }
         success: dict[str, Any] = {"description": endpoint.summary}
         if endpoint.response is not None:
@@ -118,6 +118,12 @@ def document(endpoints: Iterable[Endpoint], prefix: str) -> dict[str, Any]:
             "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
         },
     }
+
+
+def _raw_schema(media: str) -> dict[str, Any]:
+    if media.startswith("text/"):
+        return {"schema": {"type": "string"}}
+    return {"schema": {"type": "string", "contentMediaType": media}}
 
 
 def _path_parameters(path: str) -> list[dict[str, Any]]:

@@ -1,7 +1,7 @@
-"""The catalog: list, one product, create, update, deactivate, and the whole catalog in
-and out as CSV in the onboarding format (`tenancy/catalog.py`: the same parser, so the
-same line-numbered errors as `tenant create --catalog`). The writes, the plan's limit and
-the import are `tenancy/products.py`, shared with the panel."""
+"""The catalog: list, one product, create, update, deactivate, its photo, and the whole
+catalog in and out as CSV in the onboarding format (`tenancy/catalog.py`: the same
+parser, so the same line-numbered errors as `tenant create --catalog`). The writes, the
+plan's limit and the import are `tenancy/products.py`, shared with the panel."""
 
 from __future__ import annotations
 
@@ -21,11 +21,13 @@ from chatcentral.api.endpoint import Call, Endpoint
 from chatcentral.api.fields import Money, Name, Note, Quantity, Short
 from chatcentral.api.problems import FieldError, conflict, invalid, not_found
 from chatcentral.models.tenant import Category, Product, Unit
+from chatcentral.products.photos import PHOTO_MAX, PhotoRefused, attach_photo, remove_photo
 from chatcentral.tenancy import products
 from chatcentral.tenancy.catalog import COLUMNS, CatalogError, fits_unit, parse_upload
 from chatcentral.tenancy.products import PRODUCTS, DuplicateProduct, NewProduct, ProductLimit
 
 CSV_MEDIA = "text/csv"
+PHOTO_MEDIA = ("image/jpeg", "image/png")
 UPLOAD = "upload"  # how the parser names the file in its errors: "upload:LINE: …"
 
 
@@ -39,6 +41,7 @@ class ProductOut(BaseModel):
     stock: Decimal | None = Field(description="null: not tracked, always available")
     active: bool
     retailer_id: str | None
+    photo: bool = Field(description="whether it has a photo (PUT /products/{id}/photo)")
     position: int
     created_at: datetime
     updated_at: datetime
@@ -219,6 +222,41 @@ async def deactivate_product(call: Call) -> ProductOut:
     return product
 
 
+async def set_product_photo(call: Call) -> ProductOut:
+    """Make the body (a JPEG or PNG of at most 5 MB) the product's photo, shown with it on
+    WhatsApp; the previous photo is deleted."""
+    product_id = call.path["product_id"]
+    if call.content_type.split(";", 1)[0].strip().lower() not in PHOTO_MEDIA:
+        raise _photo_problem("send the photo as the body, with Content-Type image/jpeg or png")
+    assert call.store is not None  # the app's, set at start-up
+    try:
+        key = await attach_photo(
+            call.conn, call.store, call.caller.shop, product_id, call.raw_body, call.content_type
+        )
+    except PhotoRefused as exc:
+        raise _photo_problem(str(exc)) from None
+    if key is None:
+        raise not_found(f"no product {product_id} in this shop")
+    product = await _read(call.conn, product_id)
+    assert product is not None
+    return product
+
+
+async def delete_product_photo(call: Call) -> ProductOut:
+    """Remove the product's photo (its messages go without one)."""
+    product_id = call.path["product_id"]
+    assert call.store is not None
+    if not await remove_photo(call.conn, call.store, product_id):
+        raise not_found(f"no product {product_id} in this shop")
+    product = await _read(call.conn, product_id)
+    assert product is not None
+    return product
+
+
+def _photo_problem(message: str) -> Exception:
+    return invalid([FieldError(loc=["body"], message=message, type="photo")], message)
+
+
 async def import_products(call: Call) -> ImportResult:
     """A CSV in the onboarding format: the whole file is checked first (the first bad
     line is named), then each row updates the product of that category and name, or adds
@@ -342,6 +380,31 @@ ENDPOINTS = (
         response=ProductOut,
         body=ProductUpdate,
         problems=(404, 409),
+    ),
+    Endpoint(
+        "PUT",
+        "/products/{product_id:int}/photo",
+        set_product_photo,
+        "Set a product's photo",
+        "products",
+        response=ProductOut,
+        body_media=PHOTO_MEDIA,
+        body_max=PHOTO_MAX,
+        problems=(404,),
+        description=(
+            "The raw image as the body: JPEG or PNG (checked by its content, not only the "
+            "Content-Type), at most 5 MB, WhatsApp's limit for images. A customer who opens "
+            "the product on WhatsApp sees it above its description."
+        ),
+    ),
+    Endpoint(
+        "DELETE",
+        "/products/{product_id:int}/photo",
+        delete_product_photo,
+        "Remove a product's photo",
+        "products",
+        response=ProductOut,
+        problems=(404,),
     ),
     Endpoint(
         "POST",

@@ -32,6 +32,7 @@ class Product:
     unit: str
     stock: Decimal | None
     retailer_id: str | None = None
+    image_key: str | None = None  # its photo in the media store (products/photos.py)
 
 
 @dataclass(frozen=True)

@@ -330,6 +330,8 @@ def _catalog(categories: int, per_category: int, name_length: int) -> Catalog:
             price=Decimal("12345.67"),
             unit=units[n % len(units)],
             stock=Decimal("100"),
+            # Half with a photo: the product's message is checked with and without one.
+            image_key=f"products/tenant_check/{n}/photo.jpg" if n % 2 else None,
         )
         for c in cats
         for n in range(1, per_category + 1)

@@ -55,9 +55,11 @@ def _list(
     )
 
 
-def _buttons(convo: Conversation, body: str, buttons: list[Button]) -> Message:
+def _buttons(
+    convo: Conversation, body: str, buttons: list[Button], image_key: str | None = None
+) -> Message:
     convo.offer([(button.id, button.title) for button in buttons])
-    return outbound.reply_buttons(body, buttons)
+    return outbound.reply_buttons(body, buttons, image_key=image_key)
 
 
 def _title(convo: Conversation, key: str, limit: int = TITLE_MAX) -> str:
@@ -168,6 +170,8 @@ def product_detail(convo: Conversation) -> list[Message]:
                 _button(convo, "nav:products", "product.back"),
                 _button(convo, "nav:cart", "product.cart"),
             ],
+            # Its photo, when it has one: the dispatcher links it at send time.
+            image_key=product.image_key,
         )
     ]
 

@@ -38,7 +38,7 @@ CATEGORIES = SchemaSQL("""
 SELECT id, name FROM {schema}.categories WHERE active ORDER BY position, id
 """)
 PRODUCTS = SchemaSQL("""
-SELECT id, category_id, name, description, price, unit, stock, retailer_id
+SELECT id, category_id, name, description, price, unit, stock, retailer_id, image_key
 FROM {schema}.products WHERE active ORDER BY position, id
 """)
 CUSTOMER_ROW = SchemaSQL("""

@@ -41,6 +41,10 @@ class Store(Protocol):
         """Remove the object; removing one that is not there is not an error."""
         ...
 
+    async def exists(self, key: str) -> bool:
+        """Whether there is an object under `key`, without reading it."""
+        ...
+
     def url(self, key: str, *, mime: str, expires_s: int, filename: str | None = None) -> str:
         """A GET link to the object that stops working after `expires_s` seconds."""
         ...
@@ -79,6 +83,20 @@ class S3Store:
 
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self._client.delete_object, Bucket=self.bucket, Key=key)
+
+    async def exists(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        def head() -> bool:
+            try:
+                self._client.head_object(Bucket=self.bucket, Key=key)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                    return False
+                raise
+            return True
+
+        return await asyncio.to_thread(head)
 
     def url(self, key: str, *, mime: str, expires_s: int, filename: str | None = None) -> str:
         # Signed locally: no request to S3 is made here.
@@ -143,6 +161,9 @@ class LocalStore:
 
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self.path(key).unlink, missing_ok=True)
+
+    async def exists(self, key: str) -> bool:
+        return await asyncio.to_thread(self.path(key).is_file)
 
     def url(self, key: str, *, mime: str, expires_s: int, filename: str | None = None) -> str:
         if self._signer is None:

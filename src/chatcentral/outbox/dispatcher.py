@@ -30,6 +30,7 @@ import logging
 import math
 import random
 import time
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -37,6 +38,7 @@ from chatcentral.config import ConfigError, Settings
 from chatcentral.db.engine import TenantBinder
 from chatcentral.db.errors import database_trouble
 from chatcentral.incidents.journal import Incidents
+from chatcentral.media.store import Store
 from chatcentral.metrics import (
     DISPATCHER_ERRORS,
     MARK_READ_FAILED,
@@ -59,6 +61,7 @@ from chatcentral.outbox.rows import Claimed, Outcome
 from chatcentral.outgoing import delivery as outgoing
 from chatcentral.outgoing.delivery import WebhookSender
 from chatcentral.outgoing.events import KIND as WEBHOOK
+from chatcentral.products.photos import send_link
 from chatcentral.tenancy.secrets import token_for
 from chatcentral.whatsapp import outbound
 from chatcentral.whatsapp.graph import (
@@ -108,6 +111,7 @@ class Dispatcher:
         sent_hooks: list[SentHook] | None = None,
         incidents: Incidents | None = None,
         webhooks: WebhookSender | None = None,
+        store: Store | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self._engine = engine
@@ -138,6 +142,7 @@ class Dispatcher:
         self._rng = rng or random.Random()
         self._wake = asyncio.Event()
         self._media = MediaRelay(graph)
+        self._store = store  # product photos, linked at send time
         self._pacer = Pacer()
         self._flying: dict[asyncio.Task[None], tuple[int, int]] = {}  # (shop, its cap)
 
@@ -409,6 +414,7 @@ class Dispatcher:
                         if isinstance(prepared, SendFailure):
                             return SendResult(failure=prepared)
                         payload = prepared
+                    payload = await self._photo_linked(payload)
                     return await self._graph.send(row.phone_number_id, token, payload)
         except TimeoutError:
             # httpx's timeouts are per phase; this bounds the whole call inside the lease.
@@ -416,6 +422,18 @@ class Dispatcher:
         except Exception as exc:
             log.exception("shop %s: outbox %d: send raised", row.slug, row.id)
             return SendResult(failure=SendFailure(Verdict.RETRY, f"internal: {type(exc).__name__}"))
+
+    async def _photo_linked(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """A product's photo header made a link now, valid long enough for Meta to fetch
+        it (a link made at queueing could expire while the row waits); sent without the
+        photo when no link can be made that Meta could reach."""
+        key = outbound.stored_image(payload)
+        if key is None:
+            return payload
+        link = await send_link(self._store, key) if self._store is not None else None
+        if link is None:
+            log.info("product photo %s sent without its image: no link Meta could fetch", key)
+        return outbound.with_image_link(payload, link)
 
     async def _watch(self, row: Claimed, failure: SendFailure | None) -> None:
         """Incidents from sends: a token Meta rejects, or passing trouble (5xx, timeouts,

@@ -32,7 +32,16 @@ from chatcentral.conversation.staff_views import NEXT_STEPS
 from chatcentral.db.engine import TenantBinder
 from chatcentral.orders.queries import order_detail, receipt_of
 from chatcentral.orders.status import StatusRefused, change_status
-from chatcentral.panel import access, board, catalog, conversations, delivery, settings, stats
+from chatcentral.panel import (
+    access,
+    board,
+    catalog,
+    conversations,
+    delivery,
+    photos,
+    settings,
+    stats,
+)
 from chatcentral.panel.access import Session
 from chatcentral.panel.render import HEADERS, page
 from chatcentral.panel.requests import (
@@ -332,6 +341,7 @@ def router() -> Router:
         *stats.routes(),
         *catalog.routes(),
         *settings.routes(),
+        *photos.routes(),
         Mount("/static", app=StaticFiles(directory=static), name="static"),
     ]
     return Router(routes=routes)

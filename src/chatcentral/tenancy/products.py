@@ -34,6 +34,7 @@ PRODUCTS = select(
     Product.stock,
     Product.active,
     Product.retailer_id,
+    Product.image_key.is_not(None).label("photo"),
     Product.position,
     Product.created_at,
     Product.updated_at,

@@ -37,6 +37,7 @@ __all__ = [
     "ROW_ID_MAX",
     "ROW_TITLE_MAX",
     "SECTION_TITLE_MAX",
+    "STORED_KEY",
     "TEMPLATE_BODY_MAX",
     "TEMPLATE_BUTTON_TEXT_MAX",
     "TEMPLATE_LANGUAGE_RE",
@@ -55,10 +56,12 @@ __all__ = [
     "message_of",
     "paginate",
     "reply_buttons",
+    "stored_image",
     "template",
     "template_param",
     "text",
     "validate",
+    "with_image_link",
 ]
 
 # Limits in characters (len()), from the "Size limits, verified" table.
@@ -94,6 +97,10 @@ TEMPLATE_NAME_RE = re.compile(r"[a-z0-9_]{1,512}")  # used with fullmatch
 TEMPLATE_LANGUAGE_RE = re.compile(r"[a-z]{2,3}(_[A-Z]{2})?")  # "es", "es_MX"; fullmatch
 
 _SHOWN_MAX = 40  # longest value quoted in full in an error message
+# An image header that names an object of the media store instead of a link: links
+# expire, so the dispatcher makes one when it sends (`with_image_link`); never sent as is.
+STORED_KEY = "stored_key"
+_IMAGE_SOURCES = ("id", "link", STORED_KEY)
 
 
 class OutboundError(ValueError):
@@ -139,9 +146,15 @@ def reply_buttons(
     *,
     header: str | None = None,
     footer: str | None = None,
+    image_key: str | None = None,
 ) -> dict[str, Any]:
-    """An interactive message with 1 to 3 reply buttons."""
+    """An interactive message with 1 to 3 reply buttons; `image_key` (instead of a text
+    `header`) heads it with that stored image, linked at send time."""
+    if header is not None and image_key is not None:
+        raise OutboundError("a message has one header: give a text header or an image, not both")
     interactive: dict[str, Any] = {"type": "button"}
+    if image_key is not None:
+        interactive["header"] = _stored_image(image_key)
     _add_frame(interactive, body, header, footer)
     interactive["action"] = {
         "buttons": [{"type": "reply", "reply": {"id": b.id, "title": b.title}} for b in buttons]
@@ -288,6 +301,28 @@ def message_of(body: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in body.items() if key not in _ENVELOPE_KEYS}
 
 
+def stored_image(message: Mapping[str, Any]) -> str | None:
+    """The store key of the message's image header (a message or a full POST body), if
+    it names one rather than a link."""
+    header = message.get("interactive", {}).get("header")
+    if not isinstance(header, Mapping) or header.get("type") != "image":
+        return None
+    key = header.get("image", {}).get(STORED_KEY)
+    return key if isinstance(key, str) else None
+
+
+def with_image_link(message: Mapping[str, Any], link: str | None) -> dict[str, Any]:
+    """The message with its stored image header pointing at `link`; with no link, without
+    the header: the message still goes, only its picture is missing."""
+    interactive: dict[str, Any] = {}
+    for key, value in message["interactive"].items():
+        if key != "header":
+            interactive[key] = value
+        elif link is not None:
+            interactive[key] = {"type": "image", "image": {"link": link}}
+    return _validated({**message, "interactive": interactive})
+
+
 def mark_read(wamid: str, *, typing: bool = False) -> dict[str, Any]:
     """The POST body marking `wamid` (and earlier messages) read, optionally showing "typing…"."""
     _require_text("message id to mark read", wamid)
@@ -337,6 +372,11 @@ def _add_frame(
     interactive["body"] = {"text": body}
     if footer is not None:
         interactive["footer"] = {"text": footer}
+
+
+def _stored_image(key: str) -> dict[str, Any]:
+    _require_text("stored image key", key)
+    return {"type": "image", "image": {STORED_KEY: key}}
 
 
 def _section_dict(section: Section) -> dict[str, Any]:
@@ -475,6 +515,15 @@ def _check_header(interactive: Mapping[str, Any], what: str, *, text_only: bool)
         _check_text(what, _field(header, "text", what), HEADER_TEXT_MAX)
     elif text_only:
         raise OutboundError(f"{what} type {kind!r} is not allowed; WhatsApp allows only 'text'")
+    elif kind == "image":
+        _check_image(_mapping(_field(header, "image", f"{what} image"), f"{what} image"), what)
+
+
+def _check_image(image: Mapping[str, Any], what: str) -> None:
+    sources = [name for name in _IMAGE_SOURCES if name in image]
+    if len(sources) != 1:
+        raise OutboundError(f"{what} image needs exactly one of id, link or {STORED_KEY}")
+    _require_text(f"{what} image {sources[0]}", image[sources[0]])
 
 
 def _check_footer(interactive: Mapping[str, Any], what: str) -> None:

@@ -1,0 +1,1 @@
+"""A shop's products beyond the catalog rows: their photos."""
