@@ -26,6 +26,7 @@ from chatcentral.products.photos import attach_photo
 from chatcentral.simulator.fake_cloud import FakeCloud
 from chatcentral.tenancy.directory import load_shops, shop_by_id
 from chatcentral.tenancy.transfer.archive import TransferError
+from chatcentral.tenancy.transfer.delete import delete_tenant
 from chatcentral.tenancy.transfer.export import export_tenant
 from chatcentral.tenancy.transfer.import_ import import_tenant
 from chatcentral.whatsapp.graph import GraphClient
@@ -326,3 +327,39 @@ def rewrite_manifest(path: Path, target: Path, change: Any) -> None:
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
+
+
+class ReadOnlyStore(LocalStore):
+    """The local store on a disk gone read-only: files read, none deleted."""
+
+    async def delete(self, key: str) -> None:
+        raise OSError(30, "Read-only file system")
+
+
+async def test_a_store_that_cannot_delete_leaves_the_shop_in_place(
+    shops: dict[str, ProvisionedShop],
+    sync_engine: Engine,
+    async_engine: AsyncEngine,
+    tmp_path: Path,
+) -> None:
+    store = ReadOnlyStore(tmp_path / "media", None)
+    [shop] = await load_shops(async_engine, "tienda")
+    async with async_engine.begin() as conn:
+        found = await shop_by_id(conn, shop.id)
+        assert found is not None
+        bound = await TenantBinder.bind(conn, shop.schema)
+        product = (
+            await bound.execute(text("SELECT min(id) FROM tenant_tienda.products"))
+        ).scalar_one()
+        photo = await attach_photo(bound, store, found, product, PHOTO, "image/png")
+    kept = tmp_path / "kept.tar.gz"
+    with pytest.raises(TransferError, match=r"failed deleting products/.*tienda is not deleted"):
+        await asyncio.to_thread(
+            delete_tenant, sync_engine, "tienda", confirm="tienda", export_to=kept, store=store
+        )
+    assert photo is not None and await store.get(photo) == PHOTO
+    with sync_engine.connect() as conn:
+        assert conn.execute(text("SELECT to_regnamespace('tenant_tienda')")).scalar()
+        assert media_keys(sync_engine, "tenant_tienda") == [photo]
+    with tarfile.open(kept) as tar:
+        assert tar.extractfile(f"media/{photo}").read() == PHOTO  # type: ignore[union-attr]
