@@ -27,6 +27,7 @@ from chatcentral.config import Settings, get_settings
 from chatcentral.db.databases import drop_database, recreate_database
 from chatcentral.db.engine import make_sync_engine
 from chatcentral.db.migrations import current_tenant_revision, head_revision
+from chatcentral.media.store import LocalStore
 from chatcentral.tenancy.provisioning import provision_tenant
 from chatcentral.tenancy.secrets import decrypt_token
 from chatcentral.tenancy.transfer.archive import TransferError
@@ -62,6 +63,11 @@ def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1, err
     return err
+
+
+def local_store(tmp_path: Path) -> LocalStore:
+    """A media store under the test's own folder (these shops keep no files)."""
+    return LocalStore(tmp_path / "media", None)
 
 
 def cli(*argv: str | Path) -> int:
@@ -179,7 +185,7 @@ def test_the_round_trip_is_exact_and_ids_move_on(
         )
     before = snapshot(sync_engine, "tenant_tienda")
     path = tmp_path / "tienda.tar.gz"
-    manifest = export_tenant(sync_engine, "tienda", path)
+    manifest = export_tenant(sync_engine, "tienda", path, store=local_store(tmp_path))
     assert manifest.tenant_revision == head_revision("tenant")
     with tarfile.open(path) as tar:
         names = tar.getnames()
@@ -189,7 +195,9 @@ def test_the_round_trip_is_exact_and_ids_move_on(
 
     other = make_sync_engine(other_db)
     try:
-        made = import_tenant(other, path, slug="tienda-2", phone_number_id="3330003")
+        made = import_tenant(
+            other, path, store=local_store(tmp_path), slug="tienda-2", phone_number_id="3330003"
+        )
         assert made.schema == "tenant_tienda_2"
         assert snapshot(other, "tenant_tienda_2") == before
         with other.begin() as conn:
@@ -222,10 +230,13 @@ def test_an_older_export_is_migrated_to_head_on_import(
 ) -> None:
     provision_tenant(sync_engine, spec("vieja", "4440004"), revision="t0005")
     path = tmp_path / "vieja.tar.gz"
-    assert export_tenant(sync_engine, "vieja", path).tenant_revision == "t0005"
+    assert (
+        export_tenant(sync_engine, "vieja", path, store=local_store(tmp_path)).tenant_revision
+        == "t0005"
+    )
     other = make_sync_engine(other_db)
     try:
-        made = import_tenant(other, path)
+        made = import_tenant(other, path, store=local_store(tmp_path))
         assert (made.from_revision, made.revision) == ("t0005", head_revision("tenant"))
         with other.connect() as conn:
             assert current_tenant_revision(conn, "tenant_vieja") == head_revision("tenant")
@@ -299,7 +310,7 @@ def test_a_damaged_export_is_refused_and_a_failed_import_leaves_nothing(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     path = tmp_path / "tienda.tar.gz"
-    export_tenant(sync_engine, "tienda", path)
+    export_tenant(sync_engine, "tienda", path, store=local_store(tmp_path))
     with sync_engine.begin() as conn:
         conn.execute(text("DROP SCHEMA tenant_tienda CASCADE"))
         conn.execute(text("DELETE FROM central.audit_log"))
@@ -361,7 +372,7 @@ def test_export_waits_for_undelivered_replies_unless_forced(
     assert cli("tenant", "export", "tienda", path) == 1  # never overwritten
     assert "exists" in one_line_error(capsys)
     with pytest.raises(TransferError, match="no tenant with slug 'nadie'"):
-        export_tenant(sync_engine, "nadie", tmp_path / "nadie.tar.gz")
+        export_tenant(sync_engine, "nadie", tmp_path / "nadie.tar.gz", store=local_store(tmp_path))
 
 
 def test_delete_needs_the_slug_twice_and_bad_arguments_fail_with_one_line(
@@ -408,7 +419,7 @@ def test_a_shops_own_token_travels_encrypted_and_needs_the_same_key(
         sync_engine, spec("propia", "6660006", access_token="EAAG-shop-token"), settings=settings
     )
     path = tmp_path / "propia.tar.gz"
-    export_tenant(sync_engine, "propia", path)
+    export_tenant(sync_engine, "propia", path, store=local_store(tmp_path))
     assert b"EAAG-shop-token" not in gzip.decompress(path.read_bytes())
     other = make_sync_engine(other_db)
     try:
@@ -416,8 +427,8 @@ def test_a_shops_own_token_travels_encrypted_and_needs_the_same_key(
             update={"chatcentral_token_key": SecretStr(Fernet.generate_key().decode())}
         )
         with pytest.raises(TransferError, match="cannot be decrypted here"):
-            import_tenant(other, path, settings=another_key)
-        import_tenant(other, path, settings=settings)
+            import_tenant(other, path, store=local_store(tmp_path), settings=another_key)
+        import_tenant(other, path, store=local_store(tmp_path), settings=settings)
         with other.connect() as conn:
             token = conn.execute(
                 text("SELECT access_token_encrypted FROM central.tenants WHERE slug = 'propia'")

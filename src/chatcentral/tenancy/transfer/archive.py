@@ -1,10 +1,11 @@
-"""The export file: a gzip'd tar of COPY parts and a manifest naming each part's sha256.
+"""The export file: a gzip'd tar of parts and a manifest naming each part's sha256.
 
-Each part is one table in PostgreSQL's COPY text format, written under fixed session
+A table part is one table in PostgreSQL's COPY text format, written under fixed session
 settings (UTC, ISO dates, full float precision) so the text is exact and means the same
-thing wherever it is read back. The manifest is JSON and is read first; a part whose
-bytes do not hash to the manifest's value refuses the whole file before any database
-work starts.
+thing wherever it is read back. A media part (`media/<key>`, format version 2) is one
+object of the media store that the shop's rows name, byte for byte. The manifest is JSON
+and is read first; a part whose bytes do not hash to the manifest's value refuses the
+whole file before any database work starts. Version 1 files (no media) still read.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from pathlib import Path
 from typing import IO, Any
 
 FORMAT = "chatcentral-tenant-export"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = frozenset({1, FORMAT_VERSION})  # 1: before media travelled
 MANIFEST = "manifest.json"
 _CHUNK = 1 << 20
 
@@ -55,6 +57,18 @@ class Part:
 
 
 @dataclass(frozen=True)
+class MediaPart:
+    """One stored object: `key` in the exporting installation's media store, `path` in
+    the archive, `mime` to store it with again."""
+
+    key: str
+    path: str
+    mime: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
 class Manifest:
     chatcentral_version: str
     created_at: str
@@ -66,6 +80,9 @@ class Manifest:
     tables: list[Part]  # tenant tables in dependency order (referenced tables first)
     central: list[Part]  # central.tenants (one row), central.monthly_usage
     pending_outbox_left: int = 0
+    schema: str = ""  # empty in version 1 files: the slug's schema then
+    media: list[MediaPart] = field(default_factory=list)
+    media_missing: list[str] = field(default_factory=list)  # named by rows, not in the store
     format: str = FORMAT
     format_version: int = FORMAT_VERSION
 
@@ -78,16 +95,21 @@ class Manifest:
             data = json.loads(raw)
             if data.get("format") != FORMAT:
                 raise TransferError("not a chatcentral tenant export (manifest format)")
-            if data.get("format_version") != FORMAT_VERSION:
+            if data.get("format_version") not in READABLE_VERSIONS:
                 raise TransferError(
                     f"export format version {data.get('format_version')} is not supported "
                     f"(this chatcentral reads version {FORMAT_VERSION})"
                 )
             data["tables"] = [_part(p) for p in data["tables"]]
             data["central"] = [_part(p) for p in data["central"]]
+            data["media"] = [MediaPart(**p) for p in data.get("media", [])]
             return cls(**data)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise TransferError(f"the export's manifest is unreadable ({exc})") from None
+
+    def parts(self) -> list[Part | MediaPart]:
+        """Every part, in archive order."""
+        return [*self.tables, *self.central, *self.media]
 
     def part(self, table: str) -> Part:
         for part in (*self.tables, *self.central):
@@ -107,10 +129,13 @@ class PartWriter:
 
     def __init__(self, folder: Path) -> None:
         self._folder = folder
+        # Staged under numbers: a media key may hold any character a file name cannot.
+        self._staged: dict[str, Path] = {}
 
     @contextmanager
     def part(self, name: str) -> Iterator[_HashingFile]:
-        with (self._folder / name.replace("/", "__")).open("wb") as raw:
+        staged = self._staged.setdefault(name, self._folder / f"{len(self._staged)}.part")
+        with staged.open("wb") as raw:
             yield _HashingFile(raw)
 
     def write(self, destination: Path, manifest: Manifest) -> None:
@@ -120,8 +145,8 @@ class PartWriter:
             with os.fdopen(fd, "wb") as out:
                 with tarfile.open(fileobj=out, mode="w:gz", compresslevel=6) as tar:
                     _add_bytes(tar, MANIFEST, manifest.to_json())
-                    for part in (*manifest.tables, *manifest.central):
-                        tar.add(self._folder / part.path.replace("/", "__"), arcname=part.path)
+                    for part in manifest.parts():
+                        tar.add(self._staged[part.path], arcname=part.path)
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(tmp, destination)
@@ -178,20 +203,24 @@ class ExportReader:
     def __exit__(self, *exc: object) -> None:
         self._tar.close()
 
-    def chunks(self, part: Part) -> Iterator[bytes]:
+    def chunks(self, part: Part | MediaPart) -> Iterator[bytes]:
         """The part's bytes in chunks (already verified against the manifest)."""
-        stream = self._member(part.path)
+        stream = self.open(part)
         while chunk := stream.read(_CHUNK):
             yield chunk
 
+    def open(self, part: Part | MediaPart) -> IO[bytes]:
+        """The part as a stream (already verified against the manifest)."""
+        return self._member(part.path)
+
     def _verify(self) -> None:
-        expected = {MANIFEST} | {p.path for p in (*self.manifest.tables, *self.manifest.central)}
+        expected = {MANIFEST} | {p.path for p in self.manifest.parts()}
         try:
             names = set(self._tar.getnames())
             if names != expected:
                 odd = sorted(names ^ expected)
                 raise TransferError(f"{self.path}: parts do not match the manifest ({odd[0]})")
-            for part in (*self.manifest.tables, *self.manifest.central):
+            for part in self.manifest.parts():
                 digest = hashlib.sha256()
                 for chunk in self.chunks(part):
                     digest.update(chunk)

@@ -8,20 +8,27 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
+if TYPE_CHECKING:
+    from chatcentral.media.store import Store
+    from chatcentral.tenancy.transfer.archive import Manifest
+
 EXIT_FAILED = 1
+_SHOWN = 10  # missing keys named in the output; the manifest lists them all
 
 
 def add_transfer_commands(tenant_commands: argparse._SubParsersAction[Any]) -> None:
     export = tenant_commands.add_parser(
         "export",
-        help="write one shop (its schema and central rows) to a restorable file",
+        help="write one shop (its schema, central rows and files) to a restorable file",
         description=(
-            "Writes the shop's tables (COPY, one consistent snapshot) and its registry row "
-            "and monthly usage to FILE (a .tar.gz with a manifest and sha256 of each part). "
+            "Writes the shop's tables (COPY, one consistent snapshot), its registry row "
+            "and monthly usage, and the files of the media store its rows name (receipts, "
+            "product photos) to FILE (a .tar.gz with a manifest and sha256 of each part). "
+            "A named file missing from the store is reported, not fatal. "
             "Refused while the shop has undelivered outbox messages, unless --force."
         ),
     )
@@ -37,8 +44,9 @@ def add_transfer_commands(tenant_commands: argparse._SubParsersAction[Any]) -> N
         help="restore a shop from an export (this or another installation)",
         description=(
             "Verifies the file, then in one transaction creates the schema at the exported "
-            "revision, copies the rows in, migrates to head and registers the shop. Refused "
-            "when the slug or phone-number-id is in use here."
+            "revision, copies the rows in, migrates to head, registers the shop and writes "
+            "its files to this installation's media store. Refused when the slug or "
+            "phone-number-id is in use here."
         ),
     )
     restore.add_argument("file", type=Path)
@@ -48,11 +56,12 @@ def add_transfer_commands(tenant_commands: argparse._SubParsersAction[Any]) -> N
 
     delete = tenant_commands.add_parser(
         "delete",
-        help="export a shop, then drop its schema and registry rows (audited)",
+        help="export a shop, then drop its schema, registry rows and files (audited)",
         description=(
             "Writes an export first (--export-to, default DATA_DIR/exports/SLUG-TIME.tar.gz), "
             "verifies it, then drops the schema, the registry row, its usage and outbox rows "
-            "in the same transaction. The audit log keeps its rows (tenant_id set to NULL)."
+            "in the same transaction, and deletes its files from the media store. The audit "
+            "log keeps its rows (tenant_id set to NULL)."
         ),
     )
     delete.add_argument("slug")
@@ -81,6 +90,29 @@ def _engine() -> Iterator[Engine]:
         engine.dispose()
 
 
+def _store() -> Store:
+    from chatcentral.config import get_settings
+    from chatcentral.media.store import make_store
+
+    return make_store(get_settings())
+
+
+def _missing(manifest: Manifest) -> None:
+    """Say which files the rows name that the store did not have (all are in the manifest)."""
+    keys = manifest.media_missing
+    if keys:
+        shown = ", ".join(keys[:_SHOWN]) + (
+            f" and {len(keys) - _SHOWN} more" if len(keys) > _SHOWN else ""
+        )
+        print(
+            f"  {len(keys)} file(s) named by the shop's rows missing from the media store: {shown}"
+        )
+
+
+def _files(manifest: Manifest) -> str:
+    return f"{len(manifest.media)} file(s), {sum(part.size for part in manifest.media)} bytes"
+
+
 def _fail(message: str) -> int:
     print(f"chatcentral: error: {message}", file=sys.stderr)
     return EXIT_FAILED
@@ -95,14 +127,15 @@ def _cmd_export(args: argparse.Namespace) -> int:
         return _fail(f"{path} exists: choose another file name (an export is never overwritten)")
     with _engine() as engine:
         try:
-            manifest = export_tenant(engine, args.slug, path, force=args.force)
+            manifest = export_tenant(engine, args.slug, path, store=_store(), force=args.force)
         except TransferError as exc:
             return _fail(str(exc))
     rows = sum(part.rows for part in manifest.tables)
     print(
         f"exported tenant {manifest.slug} ({len(manifest.tables)} tables, {rows} rows, "
-        f"revision {manifest.tenant_revision}) to {path}"
+        f"{_files(manifest)}, revision {manifest.tenant_revision}) to {path}"
     )
+    _missing(manifest)
     if manifest.pending_outbox_left:
         print(f"  {manifest.pending_outbox_left} undelivered outbox message(s) not exported")
     return 0
@@ -118,6 +151,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
             made = import_tenant(
                 engine,
                 args.file,
+                store=_store(),
                 slug=args.slug,
                 phone_number_id=args.phone_number_id,
                 settings=get_settings(),
@@ -131,7 +165,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
     )
     print(
         f"imported tenant {made.slug} (id {made.id}) into schema {made.schema}: "
-        f"{made.rows} rows{migrated}"
+        f"{made.rows} rows, {made.files} file(s){migrated}"
     )
     return 0
 
@@ -152,9 +186,18 @@ def _cmd_delete(args: argparse.Namespace) -> int:
     with _engine() as engine:
         try:
             done = delete_tenant(
-                engine, args.slug, confirm=args.confirm, export_to=path, force=args.force
+                engine,
+                args.slug,
+                confirm=args.confirm,
+                export_to=path,
+                store=_store(),
+                force=args.force,
             )
         except TransferError as exc:
             return _fail(str(exc))
-    print(f"deleted tenant {done.slug}; its export is {done.export} (sha256 {done.sha256})")
+    print(
+        f"deleted tenant {done.slug} and {done.files_removed} file(s) from the media store; "
+        f"its export is {done.export} (sha256 {done.sha256})"
+    )
+    _missing(done.manifest)
     return 0

@@ -5,6 +5,12 @@ written, so nothing the shop receives can slip in between the export and the dro
 messages wait and, once the schema is gone, find no shop. The export is read back and
 verified before anything is dropped. `central.audit_log` keeps the shop's history: its
 rows lose the foreign key (`tenant_id` NULL) and keep the slug in their details.
+
+The shop's files in the media store (the receipts its customers sent, its product
+photos) are deleted too, once every row is gone within the transaction and just before
+it commits: a failure until then leaves the shop as it was, and files deleted before a
+failure are in the export. Only objects the rows name are known; one stored but never
+named (a download interrupted between its put and its row) is not found here.
 """
 
 from __future__ import annotations
@@ -16,12 +22,14 @@ from pathlib import Path
 from psycopg import sql
 from sqlalchemy import Engine, insert, text
 
+from chatcentral.media.store import Store
 from chatcentral.models.central import AuditLog
 from chatcentral.tenancy.naming import quoted_schema
 from chatcentral.tenancy.registry import announce_change
 from chatcentral.tenancy.transfer.archive import ExportReader, Manifest, TransferError
 from chatcentral.tenancy.transfer.catalog import driver_of, tables_in_order
 from chatcentral.tenancy.transfer.export import find_shop, write_export
+from chatcentral.tenancy.transfer.media import remove
 
 # A shop in the middle of a long transaction is not worth waiting for indefinitely.
 LOCK_TIMEOUT = "10s"
@@ -33,6 +41,7 @@ class Deleted:
     export: Path
     sha256: str
     manifest: Manifest
+    files_removed: int
 
 
 def delete_tenant(
@@ -41,6 +50,7 @@ def delete_tenant(
     *,
     confirm: str,
     export_to: Path,
+    store: Store,
     force: bool = False,
     actor: str = "cli",
 ) -> Deleted:
@@ -53,7 +63,7 @@ def delete_tenant(
         if tables:
             names = sql.SQL(", ").join(sql.Identifier(shop.schema, t.name) for t in tables)
             driver_of(conn).execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(names))
-        manifest = write_export(conn, shop, export_to, force=force)
+        manifest = write_export(conn, shop, export_to, store=store, force=force)
         with ExportReader(export_to):  # read back: every part's sha256 checked
             pass
         digest = _sha256(export_to)
@@ -83,10 +93,19 @@ def delete_tenant(
                     "sha256": digest,
                     "rows": sum(part.rows for part in manifest.tables),
                     "pending_outbox_dropped": manifest.pending_outbox_left,
+                    "files_removed": len(manifest.media),
                 },
             )
         )
-    return Deleted(slug=slug, export=export_to, sha256=digest, manifest=manifest)
+        try:
+            removed = remove(store, [part.key for part in manifest.media])
+        except TransferError as exc:
+            raise TransferError(
+                f"{exc}: tenant {slug} is not deleted (its files removed so far are in {export_to})"
+            ) from None
+    return Deleted(
+        slug=slug, export=export_to, sha256=digest, manifest=manifest, files_removed=removed
+    )
 
 
 def _sha256(path: Path) -> str:

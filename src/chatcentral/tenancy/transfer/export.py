@@ -6,8 +6,10 @@ text (exact for numeric, timestamps, jsonb, arrays and bytea) table by table.
 
 Exported: every table of the tenant schema (not alembic's version table: the manifest
 names the revision), the `central.tenants` row (its plan by code, its token still
-encrypted) and its `central.monthly_usage`. Not exported: `central.audit_log` (the
-installation's record of what its operators did; it stays where it was written) and
+encrypted), its `central.monthly_usage`, and every object of the media store its rows
+name (media.py; one the store lacks is listed in the manifest as missing). Not
+exported: `central.audit_log` (the installation's record of what its operators did; it
+stays where it was written) and
 `central.outbox` (sent rows are history of this installation; pending ones are replies
 not yet delivered, so a shop with pending rows is refused unless `force`).
 """
@@ -26,6 +28,7 @@ from sqlalchemy import Connection, Engine, text
 
 from chatcentral import __version__
 from chatcentral.db.migrations import current_tenant_revision
+from chatcentral.media.store import Store
 from chatcentral.tenancy.transfer.archive import (
     Manifest,
     Part,
@@ -41,6 +44,7 @@ from chatcentral.tenancy.transfer.catalog import (
     sequence_of,
     tables_in_order,
 )
+from chatcentral.tenancy.transfer.media import export_media, named
 
 CENTRAL_TENANT_SKIP = frozenset({"id", "plan_id"})  # given anew by the installation
 CENTRAL_USAGE_SKIP = frozenset({"tenant_id"})
@@ -74,17 +78,20 @@ def pending_outbox(conn: Connection, tenant_id: int) -> int:
     return count
 
 
-def export_tenant(engine: Engine, slug: str, destination: Path, *, force: bool = False) -> Manifest:
-    """Write the shop `slug` to `destination` (replaced atomically); return its manifest."""
+def export_tenant(
+    engine: Engine, slug: str, destination: Path, *, store: Store, force: bool = False
+) -> Manifest:
+    """Write the shop `slug` and its files in `store` to `destination` (replaced
+    atomically); return its manifest."""
     with engine.connect() as conn:
         conn = conn.execution_options(isolation_level="REPEATABLE READ")
         with conn.begin():
             conn.execute(text("SET TRANSACTION READ ONLY"))
-            return write_export(conn, find_shop(conn, slug), destination, force=force)
+            return write_export(conn, find_shop(conn, slug), destination, store=store, force=force)
 
 
 def write_export(
-    conn: Connection, shop: ShopRow, destination: Path, *, force: bool = False
+    conn: Connection, shop: ShopRow, destination: Path, *, store: Store, force: bool = False
 ) -> Manifest:
     """Export `shop` as `conn`'s transaction sees it (the caller picks isolation and locks)."""
     pending = pending_outbox(conn, shop.id)
@@ -110,6 +117,7 @@ def write_export(
         prefix=".chatcentral-export-", dir=destination.parent
     ) as folder:
         writer = PartWriter(Path(folder))
+        schema_tables = tables_in_order(conn, shop.schema)
         tables = [
             _copy_out(
                 pg,
@@ -121,7 +129,7 @@ def write_export(
                 None,
                 _sequences(conn, shop.schema, table),
             )
-            for table in tables_in_order(conn, shop.schema)
+            for table in schema_tables
         ]
         central = [
             _copy_out(
@@ -145,6 +153,7 @@ def write_export(
                 [],
             ),
         ]
+        media = export_media(store, writer, named(conn, shop.schema, schema_tables))
         manifest = Manifest(
             chatcentral_version=__version__,
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -156,6 +165,9 @@ def write_export(
             tables=tables,
             central=central,
             pending_outbox_left=pending,
+            schema=shop.schema,
+            media=media.parts,
+            media_missing=media.missing,
         )
         writer.write(destination, manifest)
     return manifest

@@ -3,8 +3,13 @@
 The file is verified first (every part's sha256), then one transaction does the rest:
 create the schema, migrate it to the revision the export was made at (so the columns
 are exactly those exported), COPY the rows in, bring the sequences past the rows, migrate
-to head, insert the central rows and announce the shop. A failure at any point rolls
-all of it back (PostgreSQL DDL is transactional): nothing is left behind.
+to head, insert the central rows, write the shop's files to the media store and announce
+the shop. A failure at any point rolls all of it back (PostgreSQL DDL is transactional)
+and deletes the files already written: nothing is left behind.
+
+The files go in last, once the shop's central row holds its slug, number and schema:
+a concurrent import of the same shop waits on that row's unique keys instead of writing
+over the same objects. Under another slug the keys move to the new schema (media.py).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 
 from chatcentral.config import ConfigError, Settings
 from chatcentral.db.migrations import alembic_config, head_revision, upgrade_tenant
+from chatcentral.media.store import Store
 from chatcentral.tenancy.naming import InvalidSlug, quoted_schema, schema_for
 from chatcentral.tenancy.registry import record_change
 from chatcentral.tenancy.secrets import decrypt_token
@@ -35,6 +41,12 @@ from chatcentral.tenancy.transfer.catalog import (
     tables_in_order,
 )
 from chatcentral.tenancy.transfer.export import CENTRAL_TENANT_SKIP, CENTRAL_USAGE_SKIP
+from chatcentral.tenancy.transfer.media import (
+    check_keys,
+    move_keys,
+    put_media,
+    undone_on_failure,
+)
 
 _PHONE_NUMBER_ID = re.compile(r"^\d{5,32}$")
 
@@ -45,6 +57,7 @@ class Imported:
     slug: str
     schema: str
     rows: int
+    files: int
     from_revision: str
     revision: str
 
@@ -53,6 +66,7 @@ def import_tenant(
     engine: Engine,
     path: Path,
     *,
+    store: Store,
     slug: str | None = None,
     phone_number_id: str | None = None,
     settings: Settings | None = None,
@@ -71,8 +85,10 @@ def import_tenant(
                 f"invalid phone-number-id {number!r}: expected the digits Meta shows"
             )
         _require_known_revision(manifest.tenant_revision)
+        old_schema = manifest.schema or schema_for(manifest.slug)
+        check_keys(export, old_schema)
         try:
-            with engine.begin() as conn:
+            with undone_on_failure(store) as written, engine.begin() as conn:
                 _refuse_clashes(conn, slug, number, schema)
                 plan_id = _plan_id(conn, manifest.plan)
                 fix_copy_settings(conn)
@@ -86,8 +102,11 @@ def import_tenant(
                     "exported_at": manifest.created_at,
                     "revision": manifest.tenant_revision,
                     "rows": rows,
+                    "files": len(manifest.media),
                 }
                 record_change(conn, slug, tenant_id, "tenant.import", actor=actor, details=details)
+                move_keys(conn, tables_in_order(conn, schema), old_schema, schema)
+                put_media(store, export, old_schema, schema, written)
         except IntegrityError as exc:
             # Lost a race with a concurrent onboarding of the same slug or number.
             diag = getattr(exc.orig, "diag", None)
@@ -96,7 +115,13 @@ def import_tenant(
                 f"tenant {slug!r} conflicts with an existing one ({constraint})"
             ) from None
     return Imported(
-        tenant_id, slug, schema, rows, manifest.tenant_revision, head_revision("tenant")
+        tenant_id,
+        slug,
+        schema,
+        rows,
+        len(manifest.media),
+        manifest.tenant_revision,
+        head_revision("tenant"),
     )
 
 
