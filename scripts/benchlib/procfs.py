@@ -30,7 +30,7 @@ def children(pid: int) -> list[int]:
                 stat = (entry / "stat").read_text()
             except OSError:
                 continue
-            if int(stat.rsplit(")", 1)[1].split()[2]) == pid:
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:  # the parent (ppid)
                 found.append(int(entry.name))
     return found
 
