@@ -104,6 +104,10 @@ _SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
     # Graph API user and system-user tokens start with EAA.
     (re.compile(r"\bEAA[A-Za-z0-9]{20,}"), REDACTED),
+    # Addresses that are keys themselves: a panel login link's token, and the signed
+    # `/media/…` links to what customers sent (an access log line would hand them out).
+    (re.compile(r"(/panel/login/link\?(?:[^\s\"']*&)?t=)[^\s\"'&]+"), rf"\1{REDACTED}"),
+    (re.compile(r"(/media/)[A-Za-z0-9._~\-]{16,}"), rf"\1{REDACTED}"),
     # Passwords inside connection URLs.
     (re.compile(r"(://[^:/@\s]+:)[^@\s]+@"), rf"\1{REDACTED}@"),
     # What customers wrote, inside any payload printed as JSON or a Python repr.

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from chatcentral.api.keys import create_key
 from chatcentral.app import create_app
 from chatcentral.config import Settings
 from chatcentral.logs import setup_logging
@@ -22,6 +23,7 @@ from tests.db.test_conversation import grocery_cart
 from tests.db.test_dispatcher import accepted
 from tests.db.test_dispatcher_faults import eventually
 from tests.support.conversation import Customer
+from tests.support.panel import make_link_token, use_link
 
 # What the customer writes, each distinctive enough that finding it means it was logged.
 CHATTER = "mi perro Firulais ladra cuando llueve"
@@ -103,6 +105,25 @@ async def test_a_whole_order_logs_context_and_never_a_secret_or_what_the_custome
                 return left == 0 and len(graph) > 0
 
             await eventually(everything_sent, "the dispatcher to send every reply")
+            # The owner looks at the order through the admin API and the panel.
+            with sync_engine.begin() as conn:
+                conn.execute(
+                    text(
+                        "UPDATE central.tenants SET plan_id = "
+                        "(SELECT id FROM central.plans WHERE code = 'premium')"
+                    )
+                )
+            key = create_key(sync_engine, "tienda", "pos").secret
+            listed = await client.get("/api/v1/orders", headers={"Authorization": f"Bearer {key}"})
+            assert listed.status_code == 200 and listed.json()["items"], listed.text
+            link = make_link_token(sync_engine, shops["grocery"].id)
+            # The panel's cookies are Secure except on this machine's own address.
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://127.0.0.1"
+            ) as browser:
+                assert (await use_link(browser, link)).status_code == 303
+                cookie = browser.cookies.get("cc_panel")
+                assert cookie and "Ana" in (await browser.get("/panel/")).text
             await asyncio.sleep(0.2)  # the dispatcher's last lines
 
     # The dispatcher really sent with the token (so its absence below means something).
@@ -122,6 +143,9 @@ async def test_a_whole_order_logs_context_and_never_a_secret_or_what_the_custome
         PLACE,
         STREET,
         "Zacatecas",
+        key,
+        link,
+        cookie,
     ):
         assert forbidden not in output, f"{forbidden!r} reached the logs"
 

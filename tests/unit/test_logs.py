@@ -99,6 +99,8 @@ def test_production_defaults_to_json(logs: io.StringIO) -> None:
         (f"token {TOKEN[:3]}ABCDEFGHIJKLMNOPQRSTUVWXYZ used", "token "),
         ("{'type': 'text', 'text': {'body': 'mi dirección es Insurgentes 5'}}", "'body': "),
         ('{"image": {"caption": "comprobante de pago de Ana"}}', '"caption": '),
+        ('"GET /panel/login/link?t=xyz123-abcdef123 HTTP/1.1" 200', "/panel/login/link?t="),
+        ('"GET /media/ABCDEFGHIJKLMNOP.s3cr3t HTTP/1.1" 200', '"GET /media/'),
     ],
 )
 def test_secret_and_message_shapes_are_blanked(line: str, kept: str) -> None:
