@@ -45,10 +45,14 @@ from benchlib.procfs import TICK_MS, ticks
 from benchlib.report import code_version
 from load_webhooks import LOCAL_SECRET, provision
 
+from chatcentral.config import Settings
 from chatcentral.db.databases import recreate_database
 from chatcentral.db.embedded import start_embedded
 from chatcentral.db.engine import plain_url
 from chatcentral.simulator.fake_cloud import Call, FakeCloud
+
+# The worker's own default (CHATCENTRAL_SEND_CONCURRENCY), unless --concurrency says otherwise.
+SEND_CONCURRENCY: int = Settings.model_fields["chatcentral_send_concurrency"].default
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "BENCHMARKS.md"
@@ -241,7 +245,7 @@ def main() -> None:
     try:
         db_url = recreate_database(server.admin_url(), "chatcentral_bench")
         numbers = provision(db_url, 20)
-        concurrency = args.concurrency or 512
+        concurrency = args.concurrency or SEND_CONCURRENCY
         runs = [
             one_run(
                 "one number",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import resource
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -60,6 +61,29 @@ class Services:
     media_job: MediaJob | None  # None when this process does not fetch media
 
 
+# Files a process needs besides one connection per send in flight: the pool's connections,
+# the listener's, the web server's clients, logs.
+OPEN_FILES_SPARE = 512
+
+
+def allow_open_files(needed: int) -> None:
+    """Raise this process's soft limit on open files to `needed` (within the hard limit):
+    each send in flight holds a connection, and a shell's usual soft limit of 1,024 is
+    below the default pipeline plus its pool."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return
+    target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    if target < needed:
+        log.warning(
+            "open files limited to %d (hard limit); CHATCENTRAL_SEND_CONCURRENCY needs about "
+            "%d: raise the hard limit (LimitNOFILE) or lower the concurrency",
+            target,
+            needed,
+        )
+
+
 @contextlib.asynccontextmanager
 async def services(
     settings: Settings,
@@ -82,6 +106,8 @@ async def services(
         mark_read=settings.chatcentral_mark_read, clock=clock, incidents=incidents
     )
     sends = settings.chatcentral_send_concurrency
+    if dispatcher:
+        allow_open_files(sends + OPEN_FILES_SPARE)
     graph = GraphClient(
         settings.whatsapp_api_base_url,
         settings.whatsapp_api_version,

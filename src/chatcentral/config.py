@@ -101,7 +101,7 @@ class Settings(BaseSettings):
     chatcentral_mark_read: bool = True
     # Graph API sends one dispatcher keeps in flight (each may be followed by its
     # mark-read); the HTTP client keeps that many connections alive.
-    chatcentral_send_concurrency: int = Field(default=512, ge=1, le=2000)
+    chatcentral_send_concurrency: int = Field(default=1024, ge=1, le=4000)
     # Whether `chatcentral run` also runs the dispatcher and the periodic jobs (`run
     # --no-dispatcher` turns it off when `chatcentral worker` does them).
     chatcentral_dispatcher: bool = True
