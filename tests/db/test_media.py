@@ -9,14 +9,12 @@ import asyncio
 import base64
 import hashlib
 import logging
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from moto.server import ThreadedMotoServer
 from sqlalchemy import Engine, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -32,6 +30,9 @@ from chatcentral.tenancy.directory import load_shops
 from chatcentral.whatsapp.graph import GraphClient, SendFailure, Verdict
 from tests.conftest import ProvisionedShop
 from tests.support.conversation import Customer
+from tests.support.s3 import moto_s3, with_bucket
+
+__all__ = ["moto_s3"]  # the fixture, for this module's tests
 
 PHOTO = b"\xff\xd8\xff\xe0\x00\x10JFIF a photo of a transfer receipt \x00\x01\x02" * 50
 RECEIPT = b"%PDF-1.7 comprobante de transferencia " * 100
@@ -48,16 +49,6 @@ class Sender(Customer):
         await self._send({"type": kind, kind: media})
 
 
-@pytest.fixture(scope="module")
-def moto_s3() -> Iterator[str]:
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per S3 request
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 @pytest.fixture
 def fake() -> Iterator[FakeCloud]:
     cloud_api = FakeCloud()
@@ -69,21 +60,9 @@ def fake() -> Iterator[FakeCloud]:
 @pytest.fixture
 def s3_settings(settings: Settings, moto_s3: str, fake: FakeCloud) -> Settings:
     """Settings with a fresh bucket of moto's S3 server and the fake Cloud API."""
-    from pydantic import SecretStr
-
-    configured = settings.model_copy(
-        update={
-            "chatcentral_s3_bucket": f"media-{uuid.uuid4().hex[:12]}",
-            "aws_endpoint_url": moto_s3,
-            "aws_region": "us-east-1",
-            "aws_access_key_id": SecretStr("testing"),
-            "aws_secret_access_key": SecretStr("testing"),
-            "whatsapp_api_base_url": fake.base_url,
-            "chatcentral_media_max_attempts": 3,
-        }
+    return with_bucket(settings, moto_s3).model_copy(
+        update={"whatsapp_api_base_url": fake.base_url, "chatcentral_media_max_attempts": 3}
     )
-    s3_client(configured).create_bucket(Bucket=configured.chatcentral_s3_bucket)
-    return configured
 
 
 @pytest.fixture
