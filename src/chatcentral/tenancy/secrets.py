@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import functools
+
 from cryptography.fernet import Fernet, InvalidToken
 
 from chatcentral.config import ConfigError, Settings
 from chatcentral.logs import register_secret
 
 
-def _fernet(settings: Settings) -> Fernet:
+def _key(settings: Settings) -> str:
     settings.require("chatcentral_token_key")
     assert settings.chatcentral_token_key is not None
+    return settings.chatcentral_token_key.get_secret_value()
+
+
+def _fernet(key: str) -> Fernet:
     try:
-        return Fernet(settings.chatcentral_token_key.get_secret_value())
+        return Fernet(key)
     except ValueError:
         raise ConfigError(
             "CHATCENTRAL_TOKEN_KEY: must be a Fernet key "
@@ -21,12 +27,20 @@ def _fernet(settings: Settings) -> Fernet:
 
 
 def encrypt_token(settings: Settings, token: str) -> bytes:
-    return _fernet(settings).encrypt(token.encode())
+    return _fernet(_key(settings)).encrypt(token.encode())
 
 
 def decrypt_token(settings: Settings, ciphertext: bytes) -> str:
+    """The plaintext of a stored token. Decrypted once per process: the dispatcher needs a
+    shop's token for every send and its mark-read, outgoing webhooks their secret for every
+    delivery, and the ciphertext only changes with the token (or the key)."""
+    return _decrypted(_key(settings), bytes(ciphertext))
+
+
+@functools.lru_cache(maxsize=4096)
+def _decrypted(key: str, ciphertext: bytes) -> str:
     try:
-        token = _fernet(settings).decrypt(ciphertext).decode()
+        token = _fernet(key).decrypt(ciphertext).decode()
     except InvalidToken:
         raise ConfigError(
             "CHATCENTRAL_TOKEN_KEY: cannot decrypt a stored tenant token (was the key rotated?)"
