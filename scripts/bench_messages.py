@@ -53,7 +53,7 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchlib.httpclient import Connection
-from benchlib.load import WORDS, drive, inbound_body, match_replies, plan
+from benchlib.load import WORDS, drive, inbound_body, match_replies, plan, shop_numbers
 from benchlib.procfs import TICK_MS, CpuProbe, fake_tid, postmaster_pid, ticks, wait_quiet
 from benchlib.report import DOCS, ROOT, code_version, ms_cell, write_section
 from load_webhooks import LOCAL_SECRET, provision, start_server
@@ -99,12 +99,8 @@ def one_run(
     fake.set_latency(seconds, slow_fraction=slow_fraction, slow_seconds=slow_seconds)
     proc, base = start_server(db_url, fake_url, 1)
     try:
-        numbers_of: dict[str, str] = {}
         jobs = plan(numbers, args.customers, run)
-        for customer, raw in jobs:
-            numbers_of[customer] = json.loads(raw)["entry"][0]["changes"][0]["value"]["metadata"][
-                "phone_number_id"
-            ]
+        numbers_of = shop_numbers(jobs)
         # Warm up: one message per shop from customers outside the measurement.
         warm = [
             (
@@ -458,12 +454,6 @@ def table(
     return lines
 
 
-def write_docs(slot: str, heading: str, body: list[str]) -> None:
-    begin, end = f"<!-- message bench {slot}: begin -->", f"<!-- message bench {slot}: end -->"
-    block = "\n".join([begin, heading, "", *body, end])
-    write_section(begin, end, block, "## Message path (`make bench`)")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smaller load (~1 minute)")
@@ -560,7 +550,12 @@ def main() -> None:
     print()
     print("\n".join(lines))
     if args.docs_slot != "-":
-        write_docs(args.docs_slot, heading, [*lines, ""])
+        write_section(
+            f"message bench {args.docs_slot}",
+            heading,
+            [*lines, ""],
+            "## Message path (`make bench`)",
+        )
         print(f"\nwritten to {DOCS.relative_to(ROOT)} ({args.docs_slot})")
 
 

@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import json
 import math
 import os
 import platform
@@ -54,19 +53,14 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib.load import WORDS, drive, inbound_body, match_replies, plan
+from benchlib.load import WORDS, drive, inbound_body, match_replies, plan, shop_numbers
 from benchlib.procfs import rss_kb, smaps_rollup
 from benchlib.report import DOCS, ROOT, code_version, ms_cell, write_section
-from load_webhooks import percentile, start_server
+from load_webhooks import percentile, provision, start_server
 
 from chatcentral.db.databases import recreate_database
 from chatcentral.db.embedded import EmbeddedServer, start_embedded
-from chatcentral.db.engine import make_sync_engine
-from chatcentral.db.migrations import upgrade_central
-from chatcentral.resources import resource_dir
 from chatcentral.simulator.fake_cloud import FakeCloud
-from chatcentral.tenancy.catalog import read_catalog
-from chatcentral.tenancy.provisioning import TenantSpec, provision_tenant
 
 APP_NAME = "chatcentral"  # the application_name of the server's pool (db/engine.py)
 META_LATENCY = (0.275, 0.02, 1.2)  # as `make bench`: 150-400 ms, 2 % over a second
@@ -80,33 +74,15 @@ SERVER_ENV: dict[str, str] = {}
 
 def provision_shops(db_url: str, shops: int) -> tuple[list[str], list[float]]:
     """Provision `shops` shops one after another; their numbers and seconds per shop."""
-    engine = make_sync_engine(db_url)
-    with engine.begin() as conn:
-        upgrade_central(conn)
-    catalog = read_catalog(resource_dir("flows") / "catalogs" / "grocery.csv")
-    numbers, times = [], []
-    for index in range(shops):
-        number = f"78{index:08d}"
-        started = time.perf_counter()
-        provision_tenant(
-            engine,
-            TenantSpec(
-                slug=f"shop{index:04d}",
-                name=f"Tienda {index}",
-                phone_number_id=number,
-                display_phone="+52 55 1234 5678",
-                flow="grocery",
-                admin_phones=["+52 55 8765 4321"],
-                plan="premium",
-                settings={"throughput_mps": 1000},
-            ),
-            catalog,
-        )
-        times.append(time.perf_counter() - started)
-        numbers.append(number)
-        if (index + 1) % 100 == 0:
-            print(f"  provisioned {index + 1}/{shops}", flush=True)
-    engine.dispose()
+    times: list[float] = []
+    numbers = provision(
+        db_url,
+        shops,
+        prefix="78",
+        slug="shop{:04d}",
+        settings={"throughput_mps": 1000},
+        seconds=times,
+    )
     return numbers, times
 
 
@@ -211,13 +187,13 @@ def read_memory(probe: psycopg.Connection, server_pid: int) -> Memory:
 
 
 class Sampler:
-    """Readings every `interval` seconds in a thread: the peaks, and every backend seen."""
+    """Readings every `interval` seconds in a thread: the peaks, and every backend seen
+    (the peak's `pids`)."""
 
     def __init__(self, db_url: str, server_pid: int, interval: float = 0.5) -> None:
         self._url, self._pid, self._interval = db_url, server_pid, interval
         self._stop = threading.Event()
         self.peak = Memory(0, 0, 0, 0, 0, frozenset())
-        self.seen: set[int] = set()
         self._thread = threading.Thread(target=self._run, name="memory-sampler", daemon=True)
 
     def __enter__(self) -> Sampler:
@@ -232,7 +208,6 @@ class Sampler:
         with psycopg.connect(self._url, autocommit=True, application_name="bench-probe") as db:
             while not self._stop.is_set():
                 m = read_memory(db, self._pid)
-                self.seen |= m.pids
                 p = self.peak
                 self.peak = Memory(
                     max(p.server_rss, m.server_rss),
@@ -279,21 +254,10 @@ def one_load(
     fake = FakeCloud(seed=run)
     fake_url = fake.start()
     fake.set_latency(META_LATENCY[0], slow_fraction=META_LATENCY[1], slow_seconds=META_LATENCY[2])
-    saved = dict(os.environ)
-    os.environ.update({**SERVER_ENV, **env})  # start_server hands the environment on
-    try:
-        proc, base = start_server(db_url, fake_url, 1)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    proc, base = start_server(db_url, fake_url, 1, {**SERVER_ENV, **env})
     try:
         jobs = plan(numbers, per_shop, run)
-        numbers_of = {
-            customer: json.loads(raw)["entry"][0]["changes"][0]["value"]["metadata"][
-                "phone_number_id"
-            ]
-            for customer, raw in jobs
-        }
+        numbers_of = shop_numbers(jobs)
         # Warm-up on the first shop only, from customers outside the measurement: the pool
         # opens its connections, the code paths are loaded; one schema is touched.
         warm = [
@@ -337,7 +301,7 @@ def one_load(
             before=before,
             after=after,
             peak=sampler.peak,
-            backends_seen=len(sampler.seen | before.pids | after.pids),
+            backends_seen=len(sampler.peak.pids | before.pids | after.pids),
         )
     finally:
         proc.terminate()
@@ -653,9 +617,7 @@ def main() -> None:
     print()
     print("\n".join(body))
     if not args.no_docs:
-        begin, end = "<!-- shops bench: begin -->", "<!-- shops bench: end -->"
-        block = "\n".join([begin, heading, "", *body, end])
-        write_section(begin, end, block, "## 1,000 shops (`make bench-shops`)")
+        write_section("shops bench", heading, body, "## 1,000 shops (`make bench-shops`)")
         print(f"\nwritten to {DOCS.relative_to(ROOT)}")
     if failures:
         raise SystemExit("FAILED: " + "; ".join(failures))

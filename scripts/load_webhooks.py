@@ -25,8 +25,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -150,35 +152,55 @@ def pgbench_tps(
     return float(match.group(1)) if match else None
 
 
-def provision(url: str, shops: int) -> list[str]:
+def provision(
+    url: str,
+    shops: int,
+    *,
+    prefix: str = "77",
+    slug: str = "load{}",
+    settings: dict[str, Any] | None = None,
+    seconds: list[float] | None = None,
+) -> list[str]:
+    """Provision `shops` grocery shops one after another (numbers `prefix` + index, slugs
+    `slug` with the index); their numbers. Seconds per shop go to `seconds` when given."""
     engine = make_sync_engine(url)
     with engine.begin() as conn:
         upgrade_central(conn)
     catalog = read_catalog(resource_dir("flows") / "catalogs" / "grocery.csv")
     numbers = []
     for index in range(shops):
-        number = f"77{index:08d}"
+        number = f"{prefix}{index:08d}"
+        started = time.perf_counter()
         provision_tenant(
             engine,
             TenantSpec(
-                slug=f"load{index}",
+                slug=slug.format(index),
                 name=f"Tienda {index}",
                 phone_number_id=number,
                 display_phone="+52 55 1234 5678",
                 flow="grocery",
                 admin_phones=["+52 55 8765 4321"],
                 plan="premium",
+                settings=settings or {},
             ),
             catalog,
         )
+        if seconds is not None:
+            seconds.append(time.perf_counter() - started)
         numbers.append(number)
+        if (index + 1) % 100 == 0:
+            print(f"  provisioned {index + 1}/{shops}", flush=True)
     engine.dispose()
     return numbers
 
 
-def start_server(db_url: str, fake: str, workers: int) -> tuple[subprocess.Popen[str], str]:
-    env = {
+def server_env(db_url: str, fake: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a `chatcentral` process started here: this process's, then
+    `extra`, then the local database, this script's secret and the fake Cloud API (always
+    these)."""
+    return {
         **os.environ,
+        **(extra or {}),
         "DATABASE_URL": db_url,
         "WHATSAPP_APP_SECRET": LOCAL_SECRET,
         "WHATSAPP_VERIFY_TOKEN": "load",
@@ -186,9 +208,14 @@ def start_server(db_url: str, fake: str, workers: int) -> tuple[subprocess.Popen
         "WHATSAPP_API_BASE_URL": fake,
         "CHATCENTRAL_LOG_LEVEL": "WARNING",
     }
+
+
+def start_server(
+    db_url: str, fake: str, workers: int, extra: Mapping[str, str] | None = None
+) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "chatcentral.cli", "run", "--port", "0", "--workers", str(workers)],
-        env=env,
+        env=server_env(db_url, fake, extra),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -52,6 +52,15 @@ def plan(numbers: list[str], customers_per_shop: int, run: int) -> list[tuple[st
     return jobs
 
 
+def shop_numbers(jobs: list[tuple[str, bytes]]) -> dict[str, str]:
+    """Each customer's shop number (phone_number_id), read back from its planned messages:
+    `drive` sends the statuses of a customer's replies as that shop's webhooks."""
+    return {
+        customer: json.loads(raw)["entry"][0]["changes"][0]["value"]["metadata"]["phone_number_id"]
+        for customer, raw in jobs
+    }
+
+
 def pending_rows(conn: psycopg.Connection) -> int:
     row = conn.execute("SELECT count(*) FROM central.outbox WHERE status = 'pending'")
     return int(row.fetchone()[0])  # type: ignore[index]

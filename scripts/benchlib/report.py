@@ -41,10 +41,12 @@ def ms_cell(values: list[float], pct: float) -> str:
     return f"{value:.0f}" if value != float("inf") else "never"
 
 
-def write_section(begin: str, end: str, block: str, section: str) -> None:
-    """Put `block` (which starts with `begin` and ends with `end`) in place of the text
-    between those markers, or, the first time, right under the `section` heading (added at
-    the end when missing)."""
+def write_section(name: str, heading: str, body: list[str], section: str) -> None:
+    """Put `heading` and `body` between the markers `<!-- {name}: begin -->` and
+    `<!-- {name}: end -->` in place of what was there, or, the first time, right under the
+    `section` heading (added at the end when missing)."""
+    begin, end = f"<!-- {name}: begin -->", f"<!-- {name}: end -->"
+    block = "\n".join([begin, heading, "", *body, end])
     text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
     if begin in text and end in text:
         head, rest = text.split(begin, 1)

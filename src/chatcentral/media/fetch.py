@@ -43,9 +43,7 @@ async def fetch(
 ) -> Fetched:
     """Download media `media_id` of message type `kind` into `sink` (empty, seekable).
     Raises `MediaFailure`: RETRY for what may work later, PERMANENT for a refusal."""
-    url, mime = await graph.media_url(media_id, token)
-    mime = mime or declared_mime
-    _check(kind, mime)
+    url, mime = await _locate(graph, media_id, token, kind, declared_mime)
     try:
         await graph.download(url, token, sink, limit=MAX_BYTES[kind])
     except MediaFailure as failure:
@@ -54,12 +52,9 @@ async def fetch(
         # Expired between the two calls (or a slow queue): a new URL, once, right away.
         sink.seek(0)
         sink.truncate()
-        url, mime = await graph.media_url(media_id, token)
-        mime = mime or declared_mime
-        _check(kind, mime)
+        url, mime = await _locate(graph, media_id, token, kind, declared_mime)
         await graph.download(url, token, sink, limit=MAX_BYTES[kind])
     size = sink.tell()
-    assert mime is not None  # _check refuses media without a type
     digest = _sha256(sink)
     return Fetched(
         mime=bare(mime),
@@ -69,10 +64,18 @@ async def fetch(
     )
 
 
-def _check(kind: str, mime: str | None) -> None:
+async def _locate(
+    graph: GraphClient, media_id: str, token: str, kind: str, declared_mime: str | None
+) -> tuple[str, str]:
+    """A fresh download URL and the media's type (Graph's, else the webhook's), refused
+    (`MediaFailure`, PERMANENT) when WhatsApp's limits do not allow that type."""
+    url, mime = await graph.media_url(media_id, token)
+    mime = mime or declared_mime
     reason = refusal(kind, mime)
     if reason is not None:
         raise MediaFailure(SendFailure(Verdict.PERMANENT, f"refused: {reason}"))
+    assert mime is not None  # refusal() refuses media without a type
+    return url, mime
 
 
 def _sha256(sink: IO[bytes]) -> bytes:

@@ -354,14 +354,10 @@ class MediaJob:
         )
         return Outcome(row.id, "failed", reason)
 
-    def _connect(self, shop: Shop) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
-        return _tenant_connection(self._engine, shop.schema)
-
-
-@contextlib.asynccontextmanager
-async def _tenant_connection(engine: AsyncEngine, schema: str) -> AsyncIterator[AsyncConnection]:
-    async with engine.connect() as raw:
-        yield await TenantBinder.bind(raw, schema)
+    @contextlib.asynccontextmanager
+    async def _connect(self, shop: Shop) -> AsyncIterator[AsyncConnection]:
+        async with self._engine.connect() as raw:
+            yield await TenantBinder.bind(raw, shop.schema)
 
 
 def _worth_retrying(failure: SendFailure) -> bool:
