@@ -6,7 +6,6 @@ and the transfer functions against a real PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import tarfile
 from pathlib import Path
@@ -32,7 +31,7 @@ from chatcentral.tenancy.transfer.import_ import import_tenant
 from chatcentral.whatsapp.graph import GraphClient
 from tests.conftest import ProvisionedShop
 from tests.db.test_media import RECEIPT, Sender, graph
-from tests.db.test_tenant_transfer import all_sent, cli, other_db
+from tests.db.test_tenant_transfer import all_sent, cli, other_db, read_members, write_members
 from tests.support.images import png
 from tests.support.photos import give_photo
 from tests.support.s3 import moto_s3, objects, with_bucket
@@ -314,16 +313,11 @@ def retarget(path: Path, target: Path, key: str, other: str) -> None:
 
 
 def rewrite_manifest(path: Path, target: Path, change: Any) -> None:
-    with tarfile.open(path) as tar:
-        members = {name: tar.extractfile(name).read() for name in tar.getnames()}  # type: ignore[union-attr]
+    members = read_members(path)
     manifest = json.loads(members["manifest.json"])
     change(manifest, members)
     members["manifest.json"] = json.dumps(manifest).encode()
-    with tarfile.open(target, "w:gz") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
+    write_members(target, members)
 
 
 class ReadOnlyStore(LocalStore):
