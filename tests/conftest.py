@@ -25,6 +25,7 @@ from chatcentral.db.databases import drop_database, recreate_database
 from chatcentral.db.embedded import start_embedded
 from chatcentral.db.engine import make_engine, make_sync_engine
 from chatcentral.db.migrations import upgrade_central
+from chatcentral.simulator.fake_cloud import FakeCloud
 from tests.support.dbproxy import DatabaseProxy
 
 # The Graph client's transport is aiohttp's (under httpx's API): respx must intercept at the
@@ -161,6 +162,15 @@ async def app_client(
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             yield client, app
+
+
+@pytest.fixture
+def fake_cloud() -> Iterator[FakeCloud]:
+    """The fake Cloud API on 127.0.0.1, recording every Graph API call it answers."""
+    fake = FakeCloud()
+    fake.start()
+    yield fake
+    fake.stop()
 
 
 @pytest.fixture

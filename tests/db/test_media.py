@@ -9,7 +9,7 @@ import asyncio
 import base64
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -50,24 +50,16 @@ class Sender(Customer):
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeCloud]:
-    cloud_api = FakeCloud()
-    cloud_api.start()
-    yield cloud_api
-    cloud_api.stop()
-
-
-@pytest.fixture
-def s3_settings(settings: Settings, moto_s3: str, fake: FakeCloud) -> Settings:
+def s3_settings(settings: Settings, moto_s3: str, fake_cloud: FakeCloud) -> Settings:
     """Settings with a fresh bucket of moto's S3 server and the fake Cloud API."""
     return with_bucket(settings, moto_s3).model_copy(
-        update={"whatsapp_api_base_url": fake.base_url, "chatcentral_media_max_attempts": 3}
+        update={"whatsapp_api_base_url": fake_cloud.base_url, "chatcentral_media_max_attempts": 3}
     )
 
 
 @pytest.fixture
-async def graph(fake: FakeCloud) -> AsyncIterator[GraphClient]:
-    client = GraphClient(fake.base_url, "v25.0")
+async def graph(fake_cloud: FakeCloud) -> AsyncIterator[GraphClient]:
+    client = GraphClient(fake_cloud.base_url, "v25.0")
     yield client
     await client.aclose()
 
@@ -109,13 +101,13 @@ async def test_a_photo_is_fetched_stored_in_s3_and_served_back_by_a_presigned_li
     sync_engine: Engine,
     async_engine: AsyncEngine,
     s3_settings: Settings,
-    fake: FakeCloud,
+    fake_cloud: FakeCloud,
     graph: GraphClient,
 ) -> None:
     client, _ = app_client
     ana = Sender(client, sync_engine, "1110001")
-    fake.put_media("4455", PHOTO, "image/jpeg")
-    fake.put_media("4456", RECEIPT, "application/pdf")
+    fake_cloud.put_media("4455", PHOTO, "image/jpeg")
+    fake_cloud.put_media("4456", RECEIPT, "application/pdf")
     await ana.sends("image", "4455", PHOTO, "image/jpeg", caption="mi pago")
     await ana.sends("document", "4456", RECEIPT, "application/pdf", filename="recibo mayo.pdf")
     await ana.says("hola")  # not media: no media state at all
@@ -126,7 +118,7 @@ async def test_a_photo_is_fetched_stored_in_s3_and_served_back_by_a_presigned_li
         ("image", "pending", 0),
         ("document", "pending", 0),
     ]
-    assert fake.media_lookups == 0
+    assert fake_cloud.media_lookups == 0
 
     store = make_store(s3_settings)
     assert isinstance(store, S3Store)
@@ -169,7 +161,7 @@ async def test_a_photo_is_fetched_stored_in_s3_and_served_back_by_a_presigned_li
 
     # Nothing is fetched twice: the next pass finds nothing due.
     assert (await job.run_shop(shop)).outcomes == []
-    assert fake.media_downloads == 2
+    assert fake_cloud.media_downloads == 2
 
 
 async def test_an_expired_url_is_renewed_and_a_failing_graph_api_is_retried_then_reported(
@@ -178,7 +170,7 @@ async def test_an_expired_url_is_renewed_and_a_failing_graph_api_is_retried_then
     sync_engine: Engine,
     async_engine: AsyncEngine,
     s3_settings: Settings,
-    fake: FakeCloud,
+    fake_cloud: FakeCloud,
     graph: GraphClient,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -189,18 +181,18 @@ async def test_an_expired_url_is_renewed_and_a_failing_graph_api_is_retried_then
     [shop] = await load_shops(async_engine, "tienda")
 
     # The URL expired before the download: a fresh one is asked for at once.
-    fake.put_media("5001", PHOTO, "image/jpeg")
+    fake_cloud.put_media("5001", PHOTO, "image/jpeg")
     await ana.sends("image", "5001", PHOTO, "image/jpeg")
-    fake.expire_media_urls(1)
+    fake_cloud.expire_media_urls(1)
     assert [o.state for o in (await job.run_shop(shop)).outcomes] == ["stored"]
-    assert (fake.media_lookups, fake.media_downloads) == (2, 2)
+    assert (fake_cloud.media_lookups, fake_cloud.media_downloads) == (2, 2)
     [stored] = media_rows(sync_engine)
     assert await store.get(stored["media_key"]) == PHOTO
 
     # The Graph API fails every time: retried with backoff, then failed for good.
-    fake.put_media("5002", PHOTO, "image/jpeg")
+    fake_cloud.put_media("5002", PHOTO, "image/jpeg")
     await ana.sends("image", "5002", PHOTO, "image/jpeg")
-    fake.fail_media_lookups(10, status=500, code=131000)
+    fake_cloud.fail_media_lookups(10, status=500, code=131000)
     first = await job.run_shop(shop)
     assert [o.state for o in first.outcomes] == ["pending"]
     assert first.retry_in is not None and 25 < first.retry_in <= 30  # the first backoff
@@ -245,15 +237,15 @@ async def test_oversize_or_the_wrong_type_is_refused_at_once_and_nothing_stored(
     sync_engine: Engine,
     async_engine: AsyncEngine,
     s3_settings: Settings,
-    fake: FakeCloud,
+    fake_cloud: FakeCloud,
     graph: GraphClient,
 ) -> None:
     client, _ = app_client
     ana = Sender(client, sync_engine, "1110001")
     big = b"\xff\xd8" + b"x" * (5 * 1024 * 1024)
-    fake.put_media("6001", big, "image/jpeg")
-    fake.put_media("6002", b"GIF89a", "image/gif")
-    fake.put_media("6003", b"<html><script>", "text/html")
+    fake_cloud.put_media("6001", big, "image/jpeg")
+    fake_cloud.put_media("6002", b"GIF89a", "image/gif")
+    fake_cloud.put_media("6003", b"<html><script>", "text/html")
     await ana.sends("image", "6001", big, "image/jpeg")
     await ana.sends("image", "6002", b"GIF89a", "image/gif")
     await ana.sends("document", "6003", b"<html>", "text/html", filename="x.html")
@@ -268,7 +260,7 @@ async def test_oversize_or_the_wrong_type_is_refused_at_once_and_nothing_stored(
     assert "larger than 5242880" in rows[0]["media_error"]
     assert "image/gif is not allowed for image" in rows[1]["media_error"]
     assert "text/html is not allowed for document" in rows[2]["media_error"]
-    assert fake.media_downloads == 1  # the wrong types were refused before downloading
+    assert fake_cloud.media_downloads == 1  # the wrong types were refused before downloading
     assert isinstance(store, S3Store)
     listing = s3_client(s3_settings).list_objects_v2(Bucket=store.bucket)
     assert listing.get("KeyCount", 0) == 0
@@ -279,7 +271,7 @@ async def test_the_local_store_round_trip_through_the_apps_signed_links(
     sync_engine: Engine,
     async_engine: AsyncEngine,
     settings: Settings,
-    fake: FakeCloud,
+    fake_cloud: FakeCloud,
     graph: GraphClient,
     tmp_path: Path,
 ) -> None:
@@ -291,7 +283,7 @@ async def test_the_local_store_round_trip_through_the_apps_signed_links(
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             ana = Sender(client, sync_engine, "1110001")
-            fake.put_media("7001", RECEIPT, "application/pdf")
+            fake_cloud.put_media("7001", RECEIPT, "application/pdf")
             await ana.sends("document", "7001", RECEIPT, "application/pdf", filename="pago.pdf")
             store = app.state.media_store
             assert isinstance(store, LocalStore)
@@ -325,13 +317,13 @@ async def test_the_worker_fetches_media_as_soon_as_the_webhook_commits(
     sync_engine: Engine,
     async_engine: AsyncEngine,
     s3_settings: Settings,
-    fake: FakeCloud,
+    fake_cloud: FakeCloud,
 ) -> None:
     """NOTIFY from the trigger → the listener → the job of a sending process, with a sweep
     interval far too long to be what found it."""
     client, _ = app_client
     worker = s3_settings.model_copy(update={"chatcentral_media_interval_s": 3600.0})
-    fake.put_media("8001", PHOTO, "image/jpeg")
+    fake_cloud.put_media("8001", PHOTO, "image/jpeg")
     async with services(worker, async_engine, dispatcher=True) as running:
         assert running.media_job is not None
         await asyncio.wait_for(running.listener.connected.wait(), timeout=10)
@@ -356,14 +348,14 @@ async def test_two_workers_share_the_work_and_a_dead_workers_try_is_taken_up_aft
     sync_engine: Engine,
     async_engine: AsyncEngine,
     s3_settings: Settings,
-    fake: FakeCloud,
+    fake_cloud: FakeCloud,
     graph: GraphClient,
 ) -> None:
     client, _ = app_client
     ana = Sender(client, sync_engine, "1110001")
     for number in range(6):
         content = PHOTO + bytes([number])
-        fake.put_media(f"900{number}", content, "image/jpeg")
+        fake_cloud.put_media(f"900{number}", content, "image/jpeg")
         await ana.sends("image", f"900{number}", content, "image/jpeg")
     store = make_store(s3_settings)
     one_at_a_time = s3_settings.model_copy(update={"chatcentral_media_concurrency": 1})
@@ -372,12 +364,12 @@ async def test_two_workers_share_the_work_and_a_dead_workers_try_is_taken_up_aft
 
     passes = await asyncio.gather(first.run_shop(shop), second.run_shop(shop))
     assert sum(len(p.outcomes) for p in passes) == 6  # each media once, none twice
-    assert fake.media_downloads == 6
+    assert fake_cloud.media_downloads == 6
     assert {r["media_state"] for r in media_rows(sync_engine)} == {"stored"}
 
     # A worker claims a try and dies before recording it: the row waits out the lease,
     # then another worker takes it (a second try); the dead one's late word is ignored.
-    fake.put_media("9100", PHOTO, "image/jpeg")
+    fake_cloud.put_media("9100", PHOTO, "image/jpeg")
     await ana.sends("image", "9100", PHOTO, "image/jpeg")
     [claimed] = await first._claim(shop)
     assert (await second.run_shop(shop)).outcomes == []  # leased: not due
@@ -403,14 +395,14 @@ async def test_a_rejected_token_is_retried_not_given_up(
     sync_engine: Engine,
     async_engine: AsyncEngine,
     s3_settings: Settings,
-    fake: FakeCloud,
+    fake_cloud: FakeCloud,
     graph: GraphClient,
 ) -> None:
     """An operator renews a token within hours; the media id lives 7 days."""
     client, _ = app_client
-    fake.put_media("9200", PHOTO, "image/jpeg")
+    fake_cloud.put_media("9200", PHOTO, "image/jpeg")
     await Sender(client, sync_engine, "1110001").sends("image", "9200", PHOTO, "image/jpeg")
-    fake.fail_media_lookups(1, status=401, code=190)
+    fake_cloud.fail_media_lookups(1, status=401, code=190)
     job = MediaJob(async_engine, graph, make_store(s3_settings), s3_settings)
     [shop] = await load_shops(async_engine, "tienda")
     assert [o.state for o in (await job.run_shop(shop)).outcomes] == ["pending"]
@@ -424,7 +416,7 @@ async def test_an_operator_sees_a_shops_media_and_gets_a_link_from_the_cli(
     sync_engine: Engine,
     async_engine: AsyncEngine,
     s3_settings: Settings,
-    fake: FakeCloud,
+    fake_cloud: FakeCloud,
     graph: GraphClient,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -437,9 +429,9 @@ async def test_an_operator_sees_a_shops_media_and_gets_a_link_from_the_cli(
 
     client, _ = app_client
     ana = Sender(client, sync_engine, "1110001")
-    fake.put_media("9300", PHOTO, "image/jpeg")
+    fake_cloud.put_media("9300", PHOTO, "image/jpeg")
     await ana.sends("image", "9300", PHOTO, "image/jpeg")
-    fake.put_media("9301", b"GIF89a", "image/gif")
+    fake_cloud.put_media("9301", b"GIF89a", "image/gif")
     await ana.sends("image", "9301", b"GIF89a", "image/gif")  # refused
     await ana.sends("audio", "9302", b"ogg", "audio/ogg")  # never fetched: pending
     job = MediaJob(async_engine, graph, make_store(s3_settings), s3_settings)

@@ -11,7 +11,7 @@ import httpx
 from sqlalchemy import Engine, text
 
 from tests.conftest import ProvisionedShop
-from tests.db.api.conftest import rows
+from tests.db.api.conftest import add_water_product_90000, rows
 from tests.support.panel import sign_in
 
 HEADER = "name,category,price,unit,description,stock,active\n"
@@ -243,14 +243,7 @@ async def test_a_csv_with_a_bad_line_names_it_and_imports_nothing(
 async def test_another_shops_product_is_not_found_and_nothing_changes(
     browser: httpx.AsyncClient, shops: dict[str, ProvisionedShop], sync_engine: Engine
 ) -> None:
-    with sync_engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO tenant_agua.products (id, category_id, name, price, unit) "
-                "SELECT 90000, min(id), 'Garrafón secreto', 99, 'GARRAFON' "
-                "FROM tenant_agua.categories"
-            )
-        )
+    add_water_product_90000(sync_engine)
     csrf = await sign_in(browser, sync_engine, shops["grocery"].id)
     for target in (90000, 2**63, 2**70):
         missing = await save_row(browser, csrf, target, price="1", stock="")

@@ -18,17 +18,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from chatcentral.config import Settings
-from chatcentral.db.engine import TenantBinder
 from chatcentral.media.store import Store, make_store
 from chatcentral.outbox.dispatcher import Dispatcher
-from chatcentral.products.photos import attach_photo
-from chatcentral.tenancy.directory import shop_by_id
 from chatcentral.whatsapp.graph import GraphClient
 from tests.conftest import ProvisionedShop
 from tests.db.test_dispatcher import GRAPH, accepted
 from tests.support.conversation import Customer
 from tests.support.images import JPEG, png
 from tests.support.panel import sign_in
+from tests.support.photos import give_photo
 from tests.support.s3 import moto_s3, objects, with_bucket
 
 __all__ = ["moto_s3"]  # the fixture, for this module's tests
@@ -231,16 +229,6 @@ async def test_the_s3_store_tells_whether_a_photo_is_there(settings: Settings) -
 # --- sent on WhatsApp ---------------------------------------------------------------------
 
 
-async def photo_for(engine: AsyncEngine, store: Store, shop: ProvisionedShop, product: int) -> str:
-    async with engine.begin() as conn:
-        found = await shop_by_id(conn, shop.id)
-        assert found is not None
-        bound = await TenantBinder.bind(conn, shop.schema)
-        key = await attach_photo(bound, store, found, product, PHOTO, "image/png")
-    assert key is not None
-    return key
-
-
 async def open_product(client: httpx.AsyncClient, engine: Engine, product_name: str) -> None:
     """A customer goes to the catalog's first category and opens `product_name`."""
     ana = Customer(client, engine, "1110001")
@@ -264,9 +252,16 @@ def fetch(link: str) -> tuple[bytes, str]:
         return answer.read(), answer.headers["Content-Type"]
 
 
-async def send_all(outbox: Dispatcher) -> None:
-    while await outbox.dispatch_once():
-        pass
+async def send_all(engine: AsyncEngine, settings: Settings, store: Store) -> None:
+    """Send everything queued, by a dispatcher with this media store."""
+    graph = GraphClient(settings.whatsapp_api_base_url, settings.whatsapp_api_version)
+    outbox = Dispatcher(engine, graph, settings, store=store)
+    try:
+        while await outbox.dispatch_once():
+            pass
+    finally:
+        await outbox.aclose()
+        await graph.aclose()
 
 
 def sent_messages(route: respx.Route) -> list[dict[str, Any]]:
@@ -290,17 +285,11 @@ async def test_the_dispatcher_sends_a_products_photo_as_a_link_that_gives_it(
     schema = shops["grocery"].schema
     product = first_in_catalog(sync_engine, schema)
     store = make_store(settings)
-    key = await photo_for(async_engine, store, shops["grocery"], product)
+    key = await give_photo(async_engine, store, shops["grocery"].id, schema, PHOTO, product)
     route = respx.post(f"{GRAPH}/1110001/messages").mock(side_effect=ok)
     await open_product(client, sync_engine, product_name(sync_engine, schema, product))
 
-    graph = GraphClient(settings.whatsapp_api_base_url, settings.whatsapp_api_version)
-    outbox = Dispatcher(async_engine, graph, settings, store=store)
-    try:
-        await send_all(outbox)
-    finally:
-        await outbox.aclose()
-        await graph.aclose()
+    await send_all(async_engine, settings, store)
     detail = sent_messages(route)[-1]
     interactive = detail["interactive"]
     assert interactive["type"] == "button"
@@ -332,19 +321,15 @@ async def test_with_no_public_link_the_product_goes_without_its_photo(
     client, _ = app_client
     schema = shops["grocery"].schema
     product = first_in_catalog(sync_engine, schema)
-    await photo_for(async_engine, make_store(settings), shops["grocery"], product)
+    await give_photo(
+        async_engine, make_store(settings), shops["grocery"].id, schema, PHOTO, product
+    )
     route = respx.post(f"{GRAPH}/1110001/messages").mock(side_effect=ok)
     await open_product(client, sync_engine, product_name(sync_engine, schema, product))
 
     # The data dir, and no CHATCENTRAL_PUBLIC_URL: no link Meta could fetch.
     local = settings.model_copy(update={"chatcentral_s3_bucket": None})
-    graph = GraphClient(settings.whatsapp_api_base_url, settings.whatsapp_api_version)
-    outbox = Dispatcher(async_engine, graph, local, store=make_store(local))
-    try:
-        await send_all(outbox)
-    finally:
-        await outbox.aclose()
-        await graph.aclose()
+    await send_all(async_engine, local, make_store(local))
     detail = sent_messages(route)[-1]
     assert detail["interactive"]["type"] == "button"
     assert "header" not in detail["interactive"]

@@ -285,8 +285,7 @@ def rewrite(
 ) -> None:
     """A copy of the export with one part's bytes changed (and the manifest's sha256 of it
     updated only when `fix_sha`)."""
-    with tarfile.open(path) as tar:
-        members = {name: tar.extractfile(name).read() for name in tar.getnames()}  # type: ignore[union-attr]
+    members = read_members(path)
     members[part] = change(members[part])
     manifest = json.loads(members["manifest.json"])
     if fix_sha:
@@ -295,6 +294,16 @@ def rewrite(
                 entry["sha256"] = hashlib.sha256(members[part]).hexdigest()
     manifest["tenant_revision"] = revision or manifest["tenant_revision"]
     members["manifest.json"] = json.dumps(manifest).encode()
+    write_members(target, members)
+
+
+def read_members(path: Path) -> dict[str, bytes]:
+    """Every file of an export, by name, in the archive's order."""
+    with tarfile.open(path) as tar:
+        return {name: tar.extractfile(name).read() for name in tar.getnames()}  # type: ignore[union-attr]
+
+
+def write_members(target: Path, members: dict[str, bytes]) -> None:
     with tarfile.open(target, "w:gz") as tar:
         for name, data in members.items():
             info = tarfile.TarInfo(name)

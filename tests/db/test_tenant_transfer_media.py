@@ -6,7 +6,6 @@ and the transfer functions against a real PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import tarfile
 from pathlib import Path
@@ -31,12 +30,13 @@ from chatcentral.tenancy.transfer.export import export_tenant
 from chatcentral.tenancy.transfer.import_ import import_tenant
 from chatcentral.whatsapp.graph import GraphClient
 from tests.conftest import ProvisionedShop
-from tests.db.test_media import RECEIPT, Sender, fake, graph
-from tests.db.test_tenant_transfer import all_sent, cli, other_db
+from tests.db.test_media import RECEIPT, Sender, graph
+from tests.db.test_tenant_transfer import all_sent, cli, other_db, read_members, write_members
 from tests.support.images import png
+from tests.support.photos import give_photo
 from tests.support.s3 import moto_s3, objects, with_bucket
 
-__all__ = ["fake", "graph", "moto_s3", "other_db"]  # fixtures, for this module's tests
+__all__ = ["graph", "moto_s3", "other_db"]  # fixtures, for this module's tests
 
 PHOTO = png()
 Client = tuple[httpx.AsyncClient, Starlette]
@@ -48,26 +48,18 @@ async def keep_a_receipt_and_a_photo(
     async_engine: AsyncEngine,
     store: Store,
     settings: Settings,
-    fake: FakeCloud,
+    fake_cloud: FakeCloud,
     graph: GraphClient,
 ) -> tuple[str, str]:
     """Ana sends a transfer receipt (the worker keeps it) and the shop gives its first
     product a photo; the keys of both."""
     ana = Sender(client, sync_engine, "1110001")
-    fake.put_media("8801", RECEIPT, "application/pdf")
+    fake_cloud.put_media("8801", RECEIPT, "application/pdf")
     await ana.sends("document", "8801", RECEIPT, "application/pdf", filename="pago.pdf")
     [shop] = await load_shops(async_engine, "tienda")
     done = await MediaJob(async_engine, graph, store, settings).run_shop(shop)
     assert [o.state for o in done.outcomes] == ["stored"]
-    async with async_engine.begin() as conn:
-        found = await shop_by_id(conn, shop.id)
-        assert found is not None
-        bound = await TenantBinder.bind(conn, shop.schema)
-        product = (
-            await bound.execute(text("SELECT min(id) FROM tenant_tienda.products"))
-        ).scalar_one()
-        photo = await attach_photo(bound, store, found, product, PHOTO, "image/png")
-    assert photo is not None
+    photo = await give_photo(async_engine, store, shop.id, shop.schema, PHOTO)
     all_sent(sync_engine)
     return media_keys(sync_engine, "tenant_tienda")[0], photo
 
@@ -106,17 +98,19 @@ async def test_receipts_and_photos_in_s3_go_with_delete_and_come_back_with_impor
     async_engine: AsyncEngine,
     settings: Settings,
     moto_s3: str,
-    fake: FakeCloud,
+    fake_cloud: FakeCloud,
     graph: GraphClient,
     cli_env: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    s3 = with_bucket(settings, moto_s3).model_copy(update={"whatsapp_api_base_url": fake.base_url})
+    s3 = with_bucket(settings, moto_s3).model_copy(
+        update={"whatsapp_api_base_url": fake_cloud.base_url}
+    )
     client, _ = app_client
     receipt, photo = await keep_a_receipt_and_a_photo(
-        client, sync_engine, async_engine, make_store(s3), s3, fake, graph
+        client, sync_engine, async_engine, make_store(s3), s3, fake_cloud, graph
     )
     assert receipt.startswith("tenant_tienda/") and photo.startswith("products/tenant_tienda/")
     assert set(objects(s3)) == {receipt, photo}
@@ -164,7 +158,7 @@ async def test_files_move_to_another_installation_under_another_slug(
     sync_engine: Engine,
     async_engine: AsyncEngine,
     settings: Settings,
-    fake: FakeCloud,
+    fake_cloud: FakeCloud,
     graph: GraphClient,
     other_db: str,
     tmp_path: Path,
@@ -173,7 +167,7 @@ async def test_files_move_to_another_installation_under_another_slug(
     there = LocalStore(tmp_path / "there", None)
     client, _ = app_client
     receipt, photo = await keep_a_receipt_and_a_photo(
-        client, sync_engine, async_engine, here, settings, fake, graph
+        client, sync_engine, async_engine, here, settings, fake_cloud, graph
     )
     path = tmp_path / "tienda.tar.gz"
     manifest = await asyncio.to_thread(export_tenant, sync_engine, "tienda", path, store=here)
@@ -211,13 +205,15 @@ async def test_a_failed_import_takes_back_the_files_it_wrote(
     sync_engine: Engine,
     async_engine: AsyncEngine,
     settings: Settings,
-    fake: FakeCloud,
+    fake_cloud: FakeCloud,
     graph: GraphClient,
     tmp_path: Path,
 ) -> None:
     here = LocalStore(tmp_path / "here", None)
     client, _ = app_client
-    await keep_a_receipt_and_a_photo(client, sync_engine, async_engine, here, settings, fake, graph)
+    await keep_a_receipt_and_a_photo(
+        client, sync_engine, async_engine, here, settings, fake_cloud, graph
+    )
     path = tmp_path / "tienda.tar.gz"
     await asyncio.to_thread(export_tenant, sync_engine, "tienda", path, store=here)
     # The photo goes in first (keys in order), then the receipt's folder cannot be made.
@@ -317,16 +313,11 @@ def retarget(path: Path, target: Path, key: str, other: str) -> None:
 
 
 def rewrite_manifest(path: Path, target: Path, change: Any) -> None:
-    with tarfile.open(path) as tar:
-        members = {name: tar.extractfile(name).read() for name in tar.getnames()}  # type: ignore[union-attr]
+    members = read_members(path)
     manifest = json.loads(members["manifest.json"])
     change(manifest, members)
     members["manifest.json"] = json.dumps(manifest).encode()
-    with tarfile.open(target, "w:gz") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
+    write_members(target, members)
 
 
 class ReadOnlyStore(LocalStore):
@@ -344,14 +335,7 @@ async def test_a_store_that_cannot_delete_leaves_the_shop_in_place(
 ) -> None:
     store = ReadOnlyStore(tmp_path / "media", None)
     [shop] = await load_shops(async_engine, "tienda")
-    async with async_engine.begin() as conn:
-        found = await shop_by_id(conn, shop.id)
-        assert found is not None
-        bound = await TenantBinder.bind(conn, shop.schema)
-        product = (
-            await bound.execute(text("SELECT min(id) FROM tenant_tienda.products"))
-        ).scalar_one()
-        photo = await attach_photo(bound, store, found, product, PHOTO, "image/png")
+    photo = await give_photo(async_engine, store, shop.id, shop.schema, PHOTO)
     kept = tmp_path / "kept.tar.gz"
     with pytest.raises(TransferError, match=r"failed deleting products/.*tienda is not deleted"):
         await asyncio.to_thread(

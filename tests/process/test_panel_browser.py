@@ -7,33 +7,23 @@ text and runs nothing."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-from playwright.sync_api import Dialog, expect
+from playwright.sync_api import expect
 from sqlalchemy import Engine
 
 from chatcentral.simulator.fake_cloud import FakeCloud
 from tests.conftest import ProvisionedShop
 from tests.db.api.conftest import add_customer, add_order
-from tests.support.browser import phone_browser, screenshot_dir
+from tests.support.browser import (
+    dismissed_dialogs,
+    phone_browser,
+    screenshot_dir,
+    sign_in_with_link,
+)
 from tests.support.processes import interrupt, start_run
 
 SCRIPT_NAME = "<script>alert(1)</script>"
-
-
-def panel_link(db_url: str, base: str, cwd: Path) -> str:
-    made = subprocess.run(
-        [sys.executable, "-m", "chatcentral.cli", "panel", "link", "tienda", "55 8765 4321"],
-        env={**os.environ, "DATABASE_URL": db_url, "CHATCENTRAL_PUBLIC_URL": base},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return made.stdout.strip().splitlines()[-1]
 
 
 def test_an_owner_signs_in_sees_an_order_arrive_and_sends_it_on_its_way(
@@ -51,13 +41,7 @@ def test_an_owner_signs_in_sees_an_order_arrive_and_sends_it_on_its_way(
     try:
         with phone_browser(tmp_path) as context:
             page = context.new_page()
-            dialogs: list[str] = []
-
-            def dismiss(dialog: Dialog) -> None:
-                dialogs.append(dialog.message)
-                dialog.dismiss()
-
-            page.on("dialog", dismiss)
+            dialogs = dismissed_dialogs(page)
 
             # The owner asks for a link; the shop's number sends it to their WhatsApp.
             page.goto(f"{base}/panel/")
@@ -105,9 +89,7 @@ def test_an_owner_signs_in_sees_an_order_arrive_and_sends_it_on_its_way(
             # Out, and back in with the link the operator prints.
             page.get_by_role("button", name="Salir").click()
             page.wait_for_url(f"{base}/panel/login")
-            page.goto(panel_link(db_url, base, tmp_path))
-            page.get_by_role("button", name="Entrar").click()
-            page.wait_for_url(f"{base}/panel/")
+            sign_in_with_link(page, db_url, base, tmp_path)
             expect(page.locator(".brand")).to_have_text("Abarrotes Doña Mary")
             assert dialogs == []
         to_customer = [

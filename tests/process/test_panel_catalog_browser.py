@@ -19,9 +19,8 @@ from chatcentral.simulator import webhooks
 from chatcentral.simulator.fake_cloud import FakeCloud
 from tests.conftest import ProvisionedShop
 from tests.db.api.conftest import rows
-from tests.process.test_panel_browser import panel_link
 from tests.support import cloud
-from tests.support.browser import phone_browser, screenshot_dir
+from tests.support.browser import phone_browser, screenshot_dir, sign_in_with_link
 from tests.support.processes import interrupt, start_run
 
 CUSTOMER = "5215512345678"
@@ -82,9 +81,7 @@ def test_an_owner_searches_changes_a_price_and_a_bad_csv_is_refused(
                     errors.append(message.text)
 
             page.on("console", console)
-            page.goto(panel_link(db_url, base, tmp_path))
-            page.get_by_role("button", name="Entrar").click()
-            page.wait_for_url(f"{base}/panel/")
+            sign_in_with_link(page, db_url, base, tmp_path)
             page.get_by_role("link", name="Catálogo").click()
             page.wait_for_url(f"{base}/panel/catalog")
             expect(page.locator(".catalog-category h2").first).to_contain_text("Frutas y verduras")

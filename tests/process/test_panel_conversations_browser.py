@@ -18,9 +18,8 @@ from sqlalchemy import Engine
 from chatcentral.simulator.fake_cloud import Call, FakeCloud
 from tests.conftest import ProvisionedShop
 from tests.db.api.conftest import rows
-from tests.process.test_panel_browser import panel_link
 from tests.support import cloud
-from tests.support.browser import phone_browser, screenshot_dir
+from tests.support.browser import phone_browser, screenshot_dir, sign_in_with_link
 from tests.support.processes import interrupt, start_run
 
 ANA = "5215512345678"
@@ -70,9 +69,7 @@ def test_an_owner_answers_a_customer_and_closes_the_conversation(
         ((handoff,),) = rows(sync_engine, "SELECT id FROM tenant_tienda.handoffs")
         with phone_browser(tmp_path) as context:
             page = context.new_page()
-            page.goto(panel_link(db_url, base, tmp_path))
-            page.get_by_role("button", name="Entrar").click()
-            page.wait_for_url(f"{base}/panel/")
+            sign_in_with_link(page, db_url, base, tmp_path)
 
             page.get_by_role("link", name="Chats", exact=True).click()
             page.wait_for_url(f"{base}/panel/conversations")

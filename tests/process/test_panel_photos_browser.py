@@ -11,8 +11,7 @@ from playwright.sync_api import expect
 from sqlalchemy import Engine, text
 
 from tests.conftest import ProvisionedShop
-from tests.process.test_panel_browser import panel_link
-from tests.support.browser import phone_browser, screenshot_dir
+from tests.support.browser import phone_browser, screenshot_dir, sign_in_with_link
 from tests.support.images import png
 from tests.support.processes import interrupt, start_run
 
@@ -37,9 +36,7 @@ def test_an_owner_uploads_a_products_photo_and_sees_it(
     try:
         with phone_browser(tmp_path) as context:
             page = context.new_page()
-            page.goto(panel_link(db_url, base, tmp_path))
-            page.get_by_role("button", name="Entrar").click()
-            page.wait_for_url(f"{base}/panel/")
+            sign_in_with_link(page, db_url, base, tmp_path)
 
             page.goto(f"{base}/panel/products/{product}/photo")
             expect(page.get_by_role("heading")).to_have_text(f"Foto de {name}")

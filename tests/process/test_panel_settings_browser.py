@@ -12,8 +12,12 @@ from sqlalchemy import Engine, select
 
 from chatcentral.models.central import Tenant
 from tests.conftest import ProvisionedShop
-from tests.process.test_panel_browser import panel_link
-from tests.support.browser import phone_browser, screenshot_dir
+from tests.support.browser import (
+    dismissed_dialogs,
+    phone_browser,
+    screenshot_dir,
+    sign_in_with_link,
+)
 from tests.support.processes import interrupt, start_run
 
 GREETING = "¡Hola{name}! Bienvenido a *{shop}* 🍅\n_Pedidos hasta las 7 pm_ <b>sin HTML</b>"
@@ -35,11 +39,8 @@ def test_an_owner_changes_the_hours_and_rewrites_the_greeting_with_a_preview(
     try:
         with phone_browser(tmp_path) as context:
             page = context.new_page()
-            dialogs: list[str] = []
-            page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-            page.goto(panel_link(db_url, base, tmp_path))
-            page.get_by_role("button", name="Entrar").click()
-            page.wait_for_url(f"{base}/panel/")
+            dialogs = dismissed_dialogs(page)
+            sign_in_with_link(page, db_url, base, tmp_path)
             page.get_by_role("link", name="Ajustes").click()
             page.wait_for_url(f"{base}/panel/settings")
 

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from playwright.sync_api import Dialog, expect
+from playwright.sync_api import expect
 from sqlalchemy import Engine
 
 from tests.conftest import ProvisionedShop
-from tests.process.test_panel_browser import panel_link
-from tests.support.browser import phone_browser, screenshot_dir
+from tests.support.browser import (
+    dismissed_dialogs,
+    phone_browser,
+    screenshot_dir,
+    sign_in_with_link,
+)
 from tests.support.processes import interrupt, start_run
 from tests.support.shop_stats import SCRIPT_NAME, a_week_of_orders, allow_stats
 
@@ -27,16 +31,8 @@ def test_the_owner_opens_the_stats_and_sees_a_bar_per_day(
     try:
         with phone_browser(tmp_path) as context:
             page = context.new_page()
-            dialogs: list[str] = []
-
-            def dismiss(dialog: Dialog) -> None:
-                dialogs.append(dialog.message)
-                dialog.dismiss()
-
-            page.on("dialog", dismiss)
-            page.goto(panel_link(db_url, base, tmp_path))
-            page.get_by_role("button", name="Entrar").click()
-            page.wait_for_url(f"{base}/panel/")
+            dialogs = dismissed_dialogs(page)
+            sign_in_with_link(page, db_url, base, tmp_path)
 
             # A Básico shop: the tab leads to the plan that has the page.
             page.get_by_role("link", name="Ventas", exact=True).click()

@@ -8,12 +8,14 @@ size). Screenshots go to $CHATCENTRAL_SCREENSHOTS when set, else to the test's t
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import BrowserContext, sync_playwright
+from playwright.sync_api import BrowserContext, Dialog, Page, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
 PHONE = {"width": 390, "height": 844}
@@ -58,3 +60,36 @@ def phone_browser(tmp_path: Path) -> Iterator[BrowserContext]:
             yield context
         finally:
             context.close()
+
+
+def panel_link(db_url: str, base: str, cwd: Path) -> str:
+    """A login link for the grocery store's admin, as `chatcentral panel link` prints it."""
+    made = subprocess.run(
+        [sys.executable, "-m", "chatcentral.cli", "panel", "link", "tienda", "55 8765 4321"],
+        env={**os.environ, "DATABASE_URL": db_url, "CHATCENTRAL_PUBLIC_URL": base},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return made.stdout.strip().splitlines()[-1]
+
+
+def sign_in_with_link(page: Page, db_url: str, base: str, cwd: Path) -> None:
+    """Open a link from `chatcentral panel link` and tap its button, landing on the board."""
+    page.goto(panel_link(db_url, base, cwd))
+    page.get_by_role("button", name="Entrar").click()
+    page.wait_for_url(f"{base}/panel/")
+
+
+def dismissed_dialogs(page: Page) -> list[str]:
+    """The messages of the alerts the page opens from now on (each dismissed): a page that
+    runs a name such as `<script>alert(1)</script>` shows up here."""
+    dialogs: list[str] = []
+
+    def dismiss(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", dismiss)
+    return dialogs

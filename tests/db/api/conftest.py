@@ -79,6 +79,19 @@ def rows(engine: Engine, sql: str, **params: object) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in conn.execute(text(sql), params).all()]
 
 
+def add_water_product_90000(engine: Engine) -> None:
+    """The water company's product 90000: an id of another shop, for tests that the
+    grocery store can neither see nor change it."""
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO tenant_agua.products (id, category_id, name, price, unit) "
+                "SELECT 90000, min(id), 'Garrafón secreto', 99, 'GARRAFON' "
+                "FROM tenant_agua.categories"
+            )
+        )
+
+
 def add_customer(engine: Engine, schema: str, wa_id: str, name: str | None = "Ana López") -> int:
     """A customer as the webhook stores one: the number in its canonical form."""
     wa_id = wa_id_of(normalize_phone(wa_id))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Engine, text
 
 from tests.conftest import ProvisionedShop
-from tests.db.api.conftest import Api, assert_problem, rows
+from tests.db.api.conftest import Api, add_water_product_90000, assert_problem, rows
 
 NEW = {"name": "Café de olla 250 g", "category": "Despensa", "price": "64.50", "unit": "PIECE"}
 
@@ -101,14 +101,7 @@ async def test_bad_product_bodies_are_422_naming_each_field(
 async def test_another_shops_product_is_404(
     api: Api, shops: dict[str, ProvisionedShop], sync_engine: Engine
 ) -> None:
-    with sync_engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO tenant_agua.products (id, category_id, name, price, unit) "
-                "SELECT 90000, min(id), 'Garrafón secreto', 99, 'GARRAFON' "
-                "FROM tenant_agua.categories"
-            )
-        )
+    add_water_product_90000(sync_engine)
     for response in (
         await api.get("/products/90000"),
         await api.patch("/products/90000", json={"price": "1"}),
