@@ -173,18 +173,18 @@ def _build_parser() -> argparse.ArgumentParser:
     admin_list.set_defaults(handler=_cmd_tenant_admin_list)
 
     _add_template_commands(commands, tenant_commands)
-    add_apikey_commands(tenant_commands, CliError, lambda: _admin_engine(get_settings()))
-    add_webhook_commands(tenant_commands, CliError, lambda: _admin_engine(get_settings()))
+    add_apikey_commands(tenant_commands, CliError, _admin_engine)
+    add_webhook_commands(tenant_commands, CliError, _admin_engine)
     _add_hours_commands(tenant_commands)
-    add_transfer_commands(tenant_commands)
+    add_transfer_commands(tenant_commands, CliError, _admin_engine)
     plan = tenant_commands.add_parser("plan", help="move a shop to another plan (audited)")
     plan.add_argument("slug")
     plan.add_argument("plan", help="basic, complete or premium")
     plan.set_defaults(handler=_cmd_tenant_plan)
     _add_reminders_command(commands)
-    add_purge_command(commands)
+    add_purge_command(commands, CliError)
     _add_media_commands(commands)
-    add_panel_commands(commands, CliError, lambda: _admin_engine(get_settings()), get_settings)
+    add_panel_commands(commands, CliError, _admin_engine, get_settings)
     return parser
 
 
@@ -327,11 +327,13 @@ def _database(settings: Settings) -> DatabaseTarget:
 
 
 @contextmanager
-def _admin_engine(settings: Settings) -> Iterator[Engine]:
-    """A synchronous engine on the chosen server, with the central schema at head."""
+def _admin_engine(settings: Settings | None = None) -> Iterator[Engine]:
+    """A synchronous engine on the chosen server, with the central schema at head
+    (without `settings`, the configured ones: the factory sub-command modules get)."""
     from chatcentral.db.engine import make_sync_engine
     from chatcentral.db.migrations import upgrade_central
 
+    settings = settings or get_settings()
     engine = make_sync_engine(_database(settings).url, settings)
     try:
         with engine.begin() as conn:
