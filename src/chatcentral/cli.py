@@ -173,18 +173,18 @@ def _build_parser() -> argparse.ArgumentParser:
     admin_list.set_defaults(handler=_cmd_tenant_admin_list)
 
     _add_template_commands(commands, tenant_commands)
-    add_apikey_commands(tenant_commands, CliError, lambda: _admin_engine(get_settings()))
-    add_webhook_commands(tenant_commands, CliError, lambda: _admin_engine(get_settings()))
+    add_apikey_commands(tenant_commands, CliError, _admin_engine)
+    add_webhook_commands(tenant_commands, CliError, _admin_engine)
     _add_hours_commands(tenant_commands)
-    add_transfer_commands(tenant_commands)
+    add_transfer_commands(tenant_commands, CliError, _admin_engine)
     plan = tenant_commands.add_parser("plan", help="move a shop to another plan (audited)")
     plan.add_argument("slug")
     plan.add_argument("plan", help="basic, complete or premium")
     plan.set_defaults(handler=_cmd_tenant_plan)
     _add_reminders_command(commands)
-    add_purge_command(commands)
+    add_purge_command(commands, CliError)
     _add_media_commands(commands)
-    add_panel_commands(commands, CliError, lambda: _admin_engine(get_settings()), get_settings)
+    add_panel_commands(commands, CliError, _admin_engine, get_settings)
     return parser
 
 
@@ -207,29 +207,14 @@ def _add_reminders_command(commands: argparse._SubParsersAction[_Parser]) -> Non
 
 
 def _cmd_reminders(args: argparse.Namespace) -> int:
-    import asyncio
     from datetime import UTC, datetime
 
-    from chatcentral.db.engine import make_engine
     from chatcentral.reminders.job import ShopReport, describe, remind_shop
-    from chatcentral.tenancy.directory import load_shops
 
-    settings = get_settings()
-    with _admin_engine(settings) as engine:
-        url = engine.url.render_as_string(hide_password=False)
+    async def call(engine: AsyncEngine, shop: Shop, settings: Settings) -> ShopReport:
+        return await remind_shop(engine, shop, datetime.now(UTC), dry_run=args.dry_run)
 
-    async def run() -> ShopReport:
-        async_engine = make_engine(url, settings)
-        try:
-            shops = await load_shops(async_engine, args.slug)
-            if not shops:
-                raise CliError(f"no tenant with slug {args.slug!r}")
-            now = datetime.now(UTC)
-            return await remind_shop(async_engine, shops[0], now, dry_run=args.dry_run)
-        finally:
-            await async_engine.dispose()
-
-    report = asyncio.run(run())
+    report = _shop_call(args.slug, call)
     for line in describe(report):
         print(line)
     if args.dry_run:
@@ -342,11 +327,13 @@ def _database(settings: Settings) -> DatabaseTarget:
 
 
 @contextmanager
-def _admin_engine(settings: Settings) -> Iterator[Engine]:
-    """A synchronous engine on the chosen server, with the central schema at head."""
+def _admin_engine(settings: Settings | None = None) -> Iterator[Engine]:
+    """A synchronous engine on the chosen server, with the central schema at head
+    (without `settings`, the configured ones: the factory sub-command modules get)."""
     from chatcentral.db.engine import make_sync_engine
     from chatcentral.db.migrations import upgrade_central
 
+    settings = settings or get_settings()
     engine = make_sync_engine(_database(settings).url, settings)
     try:
         with engine.begin() as conn:
@@ -354,6 +341,30 @@ def _admin_engine(settings: Settings) -> Iterator[Engine]:
         yield engine
     finally:
         engine.dispose()
+
+
+def _shop_call(slug: str, call: Callable[[AsyncEngine, Shop, Settings], Awaitable[T]]) -> T:
+    """Run `call(engine, shop, settings)` for the shop `slug` on a fresh async engine."""
+    import asyncio
+
+    from chatcentral.db.engine import make_engine
+    from chatcentral.tenancy.directory import load_shops
+
+    settings = get_settings()
+    with _admin_engine(settings) as engine:
+        url = engine.url.render_as_string(hide_password=False)
+
+    async def run() -> T:
+        async_engine = make_engine(url, settings)
+        try:
+            shops = await load_shops(async_engine, slug)
+            if not shops:
+                raise CliError(f"no tenant with slug {slug!r}")
+            return await call(async_engine, shops[0], settings)
+        finally:
+            await async_engine.dispose()
+
+    return asyncio.run(run())
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -780,37 +791,13 @@ def _add_media_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
     link.set_defaults(handler=_cmd_media_link)
 
 
-def _media_call(slug: str, call: Callable[[AsyncEngine, Shop, Settings], Awaitable[T]]) -> T:
-    """Run `call(engine, shop, settings)` for the shop `slug` on a fresh async engine."""
-    import asyncio
-
-    from chatcentral.db.engine import make_engine
-    from chatcentral.tenancy.directory import load_shops
-
-    settings = get_settings()
-    with _admin_engine(settings) as engine:
-        url = engine.url.render_as_string(hide_password=False)
-
-    async def run() -> T:
-        async_engine = make_engine(url, settings)
-        try:
-            shops = await load_shops(async_engine, slug)
-            if not shops:
-                raise CliError(f"no tenant with slug {slug!r}")
-            return await call(async_engine, shops[0], settings)
-        finally:
-            await async_engine.dispose()
-
-    return asyncio.run(run())
-
-
 def _cmd_media_status(args: argparse.Namespace) -> int:
     from chatcentral.media.report import summary
 
     async def call(engine: AsyncEngine, shop: Shop, settings: Settings) -> MediaSummary:
         return await summary(engine, shop)
 
-    found = _media_call(args.slug, call)
+    found = _shop_call(args.slug, call)
     counts = found.counts
     print(
         f"{args.slug}: {counts['stored']} stored ({found.stored_bytes} bytes), "
@@ -835,7 +822,7 @@ def _cmd_media_link(args: argparse.Namespace) -> int:
             conn = await TenantBinder.bind(raw, shop.schema)
             return await media_link(conn, make_store(settings), args.message_id, expires_s=ttl)
 
-    found = _media_call(args.slug, call)
+    found = _shop_call(args.slug, call)
     if found is None:
         raise CliError(f"no message {args.message_id} in tenant {args.slug}")
     if found.url is None:

@@ -94,11 +94,11 @@ async def list_customers(call: Call) -> CustomerPage:
     q = call.query(CustomerQuery)
     conditions: list[ColumnElement[bool]] = []
     if q.search is not None:
-        escaped = q.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = pages.containing(q.search)
         conditions.append(
             or_(
-                Customer.name.ilike(f"%{escaped}%", escape="\\"),
-                Customer.wa_id.like(f"%{escaped}%", escape="\\"),
+                Customer.name.ilike(pattern, escape=pages.LIKE_ESCAPE),
+                Customer.wa_id.like(pattern, escape=pages.LIKE_ESCAPE),
             )
         )
     if q.cursor is not None:

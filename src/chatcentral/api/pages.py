@@ -16,6 +16,14 @@ T = TypeVar("T")
 PAGE_DEFAULT = 50
 PAGE_MAX = 200
 _MARK = "after:"
+LIKE_ESCAPE = "\\"
+
+
+def containing(text: str) -> str:
+    """A LIKE pattern (escape `LIKE_ESCAPE`) for a list's `search`: the text anywhere,
+    its own `%` and `_` taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 def encode(last_id: int) -> str:

@@ -121,6 +121,13 @@ async def _read(conn: AsyncConnection, product_id: int) -> ProductOut | None:
     return None if row is None else ProductOut.model_validate(row._asdict())
 
 
+async def _written(conn: AsyncConnection, product_id: int) -> ProductOut:
+    """A product this call has just added or changed, read back as the answer."""
+    product = await _read(conn, product_id)
+    assert product is not None
+    return product
+
+
 def _duplicate(exc: DuplicateProduct) -> Exception:
     return conflict("duplicate", str(exc))
 
@@ -138,8 +145,7 @@ async def list_products(call: Call) -> ProductPage:
     if q.category is not None:
         conditions.append(Category.name == q.category)
     if q.search is not None:
-        escaped = q.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        conditions.append(Product.name.ilike(f"%{escaped}%", escape="\\"))
+        conditions.append(Product.name.ilike(pages.containing(q.search), escape=pages.LIKE_ESCAPE))
     if q.cursor is not None:
         conditions.append(Product.id < pages.decode(q.cursor))
     query = PRODUCTS.where(and_(True, *conditions)).order_by(Product.id.desc()).limit(q.limit + 1)
@@ -167,9 +173,7 @@ async def create_product(call: Call) -> ProductOut:
         raise _duplicate(exc) from None
     except ProductLimit as exc:
         raise _over_limit(exc) from None
-    product = await _read(call.conn, made)
-    assert product is not None
-    return product
+    return await _written(call.conn, made)
 
 
 async def update_product(call: Call) -> ProductOut:
@@ -201,9 +205,7 @@ async def update_product(call: Call) -> ProductOut:
         raise _duplicate(exc) from None
     except ProductLimit as exc:
         raise _over_limit(exc) from None
-    product = await _read(call.conn, product_id)
-    assert product is not None
-    return product
+    return await _written(call.conn, product_id)
 
 
 async def deactivate_product(call: Call) -> ProductOut:
@@ -217,9 +219,7 @@ async def deactivate_product(call: Call) -> ProductOut:
     )
     if done.first() is None:
         raise not_found(f"no product {product_id} in this shop")
-    product = await _read(call.conn, product_id)
-    assert product is not None
-    return product
+    return await _written(call.conn, product_id)
 
 
 async def set_product_photo(call: Call) -> ProductOut:
@@ -237,9 +237,7 @@ async def set_product_photo(call: Call) -> ProductOut:
         raise _photo_problem(str(exc)) from None
     if key is None:
         raise not_found(f"no product {product_id} in this shop")
-    product = await _read(call.conn, product_id)
-    assert product is not None
-    return product
+    return await _written(call.conn, product_id)
 
 
 async def delete_product_photo(call: Call) -> ProductOut:
@@ -248,9 +246,7 @@ async def delete_product_photo(call: Call) -> ProductOut:
     assert call.store is not None
     if not await remove_photo(call.conn, call.store, product_id):
         raise not_found(f"no product {product_id} in this shop")
-    product = await _read(call.conn, product_id)
-    assert product is not None
-    return product
+    return await _written(call.conn, product_id)
 
 
 def _photo_problem(message: str) -> Exception:

@@ -25,7 +25,15 @@ from chatcentral.conversation.shop import Shop
 from chatcentral.models.tenant import Unit
 from chatcentral.panel.access import Session
 from chatcentral.panel.render import page
-from chatcentral.panel.requests import PREFIX, field, form_of, not_found, signed_in, uploads_of
+from chatcentral.panel.requests import (
+    PREFIX,
+    field,
+    form_of,
+    not_found,
+    path_id,
+    signed_in,
+    uploads_of,
+)
 from chatcentral.tenancy import products
 from chatcentral.tenancy.catalog import (
     COLUMNS,
@@ -40,7 +48,6 @@ from chatcentral.tenancy.catalog import (
 )
 from chatcentral.tenancy.products import DuplicateProduct, NewProduct, ProductLimit
 
-BIGINT_MAX = 2**63 - 1
 SEARCH_MAX = 100
 SHOWN_VALUE_MAX = 40  # a bad value quoted back, cut short (a CSV cell may be huge)
 UNITS = (
@@ -190,9 +197,9 @@ def _notice(request: Request) -> str | None:
 
 async def _save(request: Request, conn: AsyncConnection, session: Session, shop: Shop) -> Response:
     """One row's price, stock and active, as typed; nothing saved when any is wrong."""
-    product_id = request.path_params["product_id"]
-    current = await products.product(conn, product_id) if product_id <= BIGINT_MAX else None
-    if current is None:
+    product_id = path_id(request, "product_id")
+    current = await products.product(conn, product_id) if product_id is not None else None
+    if product_id is None or current is None:
         return not_found()
     form = form_of(request)
     q = (field(form, "q") or "").strip()[:SEARCH_MAX]

@@ -30,11 +30,10 @@ from chatcentral.media.store import Store
 from chatcentral.orders.queries import receipt_of
 from chatcentral.panel.access import Session
 from chatcentral.panel.render import HEADERS, page
-from chatcentral.panel.requests import PREFIX, field, form_of, not_found, signed_in
+from chatcentral.panel.requests import PREFIX, field, form_of, not_found, path_id, signed_in
 from chatcentral.phones import wa_id_of
 from chatcentral.whatsapp.outbound import TEXT_BODY_MAX
 
-ID_MAX = 2**63 - 1  # ids are bigint: a larger number in the address is simply not found
 MEDIA_LABELS = {
     "image": "📷 Foto",
     "document": "📄 Documento",
@@ -172,11 +171,6 @@ def _bubble(message: ThreadMessage) -> Bubble:
     )
 
 
-def _handoff_id(request: Request) -> int | None:
-    value: int = request.path_params["handoff_id"]
-    return value if value <= ID_MAX else None
-
-
 def _store(request: Request) -> Store | None:
     store: Store | None = getattr(request.app.state, "media_store", None)
     return store
@@ -240,7 +234,7 @@ def _show(
 async def _thread_page(
     request: Request, conn: AsyncConnection, session: Session, shop: Shop
 ) -> Response:
-    handoff_id = _handoff_id(request)
+    handoff_id = path_id(request, "handoff_id")
     handoff = await queries.thread(conn, handoff_id) if handoff_id is not None else None
     if handoff is None:
         return not_found()
@@ -265,7 +259,7 @@ async def _refuse(
 
 async def _reply(request: Request, conn: AsyncConnection, session: Session, shop: Shop) -> Response:
     """The admin's answer, to the customer's WhatsApp through the relay."""
-    handoff_id = _handoff_id(request)
+    handoff_id = path_id(request, "handoff_id")
     if handoff_id is None:
         return not_found()
     text = (field(form_of(request), "text") or "").strip()
@@ -284,7 +278,7 @@ async def _reply(request: Request, conn: AsyncConnection, session: Session, shop
 
 async def _close(request: Request, conn: AsyncConnection, session: Session, shop: Shop) -> Response:
     """End the conversation: the customer is back at the bot's menu and told so."""
-    handoff_id = _handoff_id(request)
+    handoff_id = path_id(request, "handoff_id")
     if handoff_id is None:
         return not_found()
     status = await queries.status_of(conn, handoff_id)
@@ -298,7 +292,7 @@ async def _close(request: Request, conn: AsyncConnection, session: Session, shop
 
 async def _media(request: Request, conn: AsyncConnection, session: Session, shop: Shop) -> Response:
     """A file the customer sent in this conversation, through a fresh short-lived link."""
-    handoff_id = _handoff_id(request)
+    handoff_id = path_id(request, "handoff_id")
     message_id: int = request.path_params["message_id"]
     handoff = await queries.thread(conn, handoff_id) if handoff_id is not None else None
     if handoff is None or message_id not in {m.id for m in handoff.messages if m.direction == "in"}:
@@ -310,8 +304,8 @@ async def _receipt(
     request: Request, conn: AsyncConnection, session: Session, shop: Shop
 ) -> Response:
     """The transfer receipt of an order, through a fresh short-lived link."""
-    order_id: int = request.path_params["order_id"]
-    receipt = await receipt_of(conn, order_id) if order_id <= ID_MAX else None
+    order_id = path_id(request, "order_id")
+    receipt = await receipt_of(conn, order_id) if order_id is not None else None
     if receipt is None:
         return not_found()
     return await _fresh_link(request, conn, receipt.message_id)

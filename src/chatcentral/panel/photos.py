@@ -14,7 +14,7 @@ from chatcentral.conversation.shop import Shop
 from chatcentral.media.store import Store
 from chatcentral.panel.access import Session
 from chatcentral.panel.render import page
-from chatcentral.panel.requests import PREFIX, not_found, signed_in, uploads_of
+from chatcentral.panel.requests import PREFIX, not_found, path_id, signed_in, uploads_of
 from chatcentral.products.photos import (
     PhotoRefused,
     ProductPhoto,
@@ -24,7 +24,6 @@ from chatcentral.products.photos import (
     remove_photo,
 )
 
-ID_MAX = 2**63 - 1
 REFUSALS = {
     "empty": "Elige una foto antes de subirla.",
     "not_image": "Esa foto no es JPG ni PNG. Prueba con otra.",
@@ -44,8 +43,8 @@ def _page_of(product_id: int) -> str:
 
 
 async def _product(conn: AsyncConnection, request: Request) -> ProductPhoto | None:
-    product_id: int = request.path_params["product_id"]
-    return await product_photo(conn, product_id) if product_id <= ID_MAX else None
+    product_id = path_id(request, "product_id")
+    return await product_photo(conn, product_id) if product_id is not None else None
 
 
 def _show(

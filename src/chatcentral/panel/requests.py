@@ -42,6 +42,8 @@ FORM_FIELDS = 200  # a catalog page saves one row at a time, but a settings form
 # and a catalog of a few thousand lines is well under that.
 UPLOAD_MAX = 5 * 1024 * 1024
 
+ID_MAX = 2**63 - 1  # ids are bigint
+
 
 @dataclass(frozen=True, slots=True)
 class Upload:
@@ -64,6 +66,18 @@ def secure(request: Request) -> bool:
     """Cookies are Secure except over plain http to this machine itself (development and
     tests); anything reached by a name is expected behind https."""
     return not loopback(request)
+
+
+def actor(session: Session) -> str:
+    """A panel user as the audit log and an order's history name them."""
+    return f"panel:{session.phone}"
+
+
+def path_id(request: Request, name: str) -> int | None:
+    """The address's `{name:int}`; None past bigint, where no row can be (simply not
+    found, rather than an error from PostgreSQL)."""
+    value: int = request.path_params[name]
+    return value if value <= ID_MAX else None
 
 
 def engine_of(request: Request) -> AsyncEngine:

@@ -49,12 +49,14 @@ from chatcentral.panel.requests import (
     PREFIX,
     SESSION_COOKIE,
     Form,
+    actor,
     engine_of,
     field,
     form_of,
     login_csrf,
     loopback,
     not_found,
+    path_id,
     read_form,
     refused,
     secure,
@@ -224,10 +226,13 @@ async def _board_fragment(
 async def _order_page(
     request: Request, conn: AsyncConnection, session: Session, shop: Shop
 ) -> Response:
+    order_id = path_id(request, "order_id")
+    if order_id is None:
+        return not_found()
     notice = (
         "Listo: el cliente fue avisado por WhatsApp." if request.query_params.get("ok") else None
     )
-    return await _show_order(conn, session, shop, request.path_params["order_id"], notice=notice)
+    return await _show_order(conn, session, shop, order_id, notice=notice)
 
 
 async def _show_order(
@@ -240,8 +245,6 @@ async def _show_order(
     notice: str | None = None,
     error: str | None = None,
 ) -> Response:
-    if order_id > 2**63 - 1:
-        return not_found()
     order = await order_detail(conn, order_id)
     if order is None:
         return not_found()
@@ -274,15 +277,13 @@ async def _change(
 ) -> Response:
     """A status button: through `orders.status.change_status`, as the WhatsApp commands
     and the API do (same transitions, same history, the customer told the same way)."""
-    order_id = request.path_params["order_id"]
-    if order_id > 2**63 - 1:
+    order_id = path_id(request, "order_id")
+    if order_id is None:
         return not_found()
     form = form_of(request)
     wanted = field(form, "status") or ""
     note = (field(form, "note") or "").strip()[:NOTE_MAX] or None
-    outcome = await change_status(
-        conn, shop, order_id, wanted, actor=f"panel:{session.phone}", note=note
-    )
+    outcome = await change_status(conn, shop, order_id, wanted, actor=actor(session), note=note)
     if isinstance(outcome, StatusRefused):
         if outcome.reason == "not_found":
             return not_found()

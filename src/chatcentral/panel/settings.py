@@ -38,7 +38,7 @@ from chatcentral.panel import settings_forms as forms
 from chatcentral.panel.access import Session
 from chatcentral.panel.bubble import whatsapp_html
 from chatcentral.panel.render import page
-from chatcentral.panel.requests import PREFIX, field, form_of, not_found, signed_in
+from chatcentral.panel.requests import PREFIX, actor, field, form_of, not_found, signed_in
 from chatcentral.panel.settings_forms import FormRefused
 from chatcentral.tenancy.business_hours import HolidayMissing, HoursChange, apply_hours, normalised
 from chatcentral.tenancy.shop_settings import SettingsRefused, apply_settings
@@ -59,10 +59,6 @@ NOTICES = {
 SAMPLE_NAME = " Ana"
 SAMPLE_ORDER = 123
 SAMPLE_LINES = (("2 kg Jitomate", "56"), ("1 pieza Pan de caja", "48"))
-
-
-def actor(session: Session) -> str:
-    return f"panel:{session.phone}"
 
 
 async def _change_hours(
@@ -89,7 +85,7 @@ def _done(notice: str, anchor: str) -> Response:
 
 def _context(shop: Shop, session: Session, **extra: Any) -> dict[str, Any]:
     week = normalised(shop.business_hours)
-    texts = shipped_flow(shop.flow).texts
+    delivery = _effective(shop)
     custom = shop.settings.get("texts") or {}
     return {
         "shop": shop,
@@ -97,13 +93,10 @@ def _context(shop: Shop, session: Session, **extra: Any) -> dict[str, Any]:
         "days": forms.day_rows(week),
         "holidays": [(day, forms.holiday_label(day)) for day in sorted(hours.holidays_of(week))],
         "today": _today(shop).isoformat(),
-        "delivery": _effective(shop),
-        "location": forms.location_text(_effective(shop).shop_location),
-        "zones": _effective(shop).delivery_zones,
-        "texts": [
-            (spec, custom.get(spec.key) or texts[spec.key], spec.key in custom)
-            for spec in SHOP_TEXTS
-        ],
+        "delivery": delivery,
+        "location": forms.location_text(delivery.shop_location),
+        "zones": delivery.delivery_zones,
+        "texts": [(spec, _current(shop, spec), spec.key in custom) for spec in SHOP_TEXTS],
         "errors": {},
         **extra,
     }

@@ -1,4 +1,7 @@
-"""`chatcentral purge --older-than 180d [--dry-run] [--shop SLUG]`."""
+"""`chatcentral purge --older-than 180d [--dry-run] [--shop SLUG]`.
+
+`cli.py` hands in its error type, so this module needs nothing from the entry point
+above it."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from typing import Any
 from chatcentral.retention.period import BadPeriod, parse_period
 
 
-def add_purge_command(commands: argparse._SubParsersAction[Any]) -> None:
+def add_purge_command(commands: argparse._SubParsersAction[Any], error: type[Exception]) -> None:
     purge_parser = commands.add_parser(
         "purge",
         help="erase message bodies older than a period, per shop (orders stay)",
@@ -26,7 +29,7 @@ def add_purge_command(commands: argparse._SubParsersAction[Any]) -> None:
     )
     purge_parser.add_argument("--dry-run", action="store_true", help="count, erase nothing")
     purge_parser.add_argument("--shop", metavar="SLUG", help="only this shop")
-    purge_parser.set_defaults(handler=_cmd_purge)
+    purge_parser.set_defaults(handler=lambda args: _cmd_purge(args, error))
 
 
 def _period(raw: str) -> Any:
@@ -36,7 +39,7 @@ def _period(raw: str) -> Any:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _cmd_purge(args: argparse.Namespace) -> int:
+def _cmd_purge(args: argparse.Namespace, error: type[Exception]) -> int:
     # Imported here: every other command builds this parser too and need not pay for them.
     from sqlalchemy import text
 
@@ -50,25 +53,22 @@ def _cmd_purge(args: argparse.Namespace) -> int:
     url = resolve_database(settings).url
     cutoff = datetime.now(UTC) - args.older_than
 
-    async def run() -> PurgeReport | str:
+    async def run() -> PurgeReport:
         engine = make_engine(url, settings)
         try:
             async with engine.connect() as conn:
                 ready = (await conn.execute(text("SELECT to_regclass('central.tenants')"))).scalar()
             if ready is None:
-                return "the central schema is missing: run `chatcentral migrate` first"
+                raise error("the central schema is missing: run `chatcentral migrate` first")
             shops = await targets(engine, args.shop)
             if args.shop and not shops:
-                return f"no tenant with slug {args.shop!r}"
+                raise error(f"no tenant with slug {args.shop!r}")
             store = make_store(settings)
             return await purge(engine, cutoff, dry_run=args.dry_run, shops=shops, store=store)
         finally:
             await engine.dispose()
 
     report = asyncio.run(run())
-    if isinstance(report, str):
-        print(f"chatcentral: error: {report}", file=sys.stderr)
-        return 1
     for shop in report.shops:
         print(shop.line(dry_run=report.dry_run), file=sys.stderr if shop.error else sys.stdout)
     total = sum(shop.messages for shop in report.shops)

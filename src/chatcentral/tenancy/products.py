@@ -40,6 +40,9 @@ PRODUCTS = select(
     Product.updated_at,
 ).join(Category, Category.id == Product.category_id)
 CATALOG_ORDER = (Category.position, Category.id, Product.position, Product.id)
+# A new category or product goes at the end of its list.
+_NEXT_CATEGORY = select(func.coalesce(func.max(Category.position) + 1, 0)).scalar_subquery()
+_NEXT_PRODUCT = select(func.coalesce(func.max(Product.position) + 1, 0)).scalar_subquery()
 
 
 class ProductLimit(Exception):
@@ -108,9 +111,8 @@ async def category_id(conn: AsyncConnection, name: str) -> int:
     ).scalar()
     if found is not None:
         return int(found)
-    position = select(func.coalesce(func.max(Category.position) + 1, 0)).scalar_subquery()
     made = await conn.execute(
-        insert(Category).values(name=name, position=position).returning(Category.id)
+        insert(Category).values(name=name, position=_NEXT_CATEGORY).returning(Category.id)
     )
     return int(made.scalar_one())
 
@@ -125,7 +127,6 @@ async def add_product(conn: AsyncConnection, shop: Shop, new: NewProduct) -> int
     try:
         async with conn.begin_nested():
             category = await category_id(conn, new.category)
-            position = select(func.coalesce(func.max(Product.position) + 1, 0)).scalar_subquery()
             made = await conn.execute(
                 insert(Product)
                 .values(
@@ -137,7 +138,7 @@ async def add_product(conn: AsyncConnection, shop: Shop, new: NewProduct) -> int
                     stock=new.stock,
                     active=new.active,
                     retailer_id=new.retailer_id,
-                    position=position,
+                    position=_NEXT_PRODUCT,
                 )
                 .returning(Product.id)
             )
@@ -215,9 +216,10 @@ async def _import_one(conn: AsyncConnection, item: CatalogItem) -> bool:
     )
     if changed.first() is not None:
         return False
-    position = select(func.coalesce(func.max(Product.position) + 1, 0)).scalar_subquery()
     await conn.execute(
-        insert(Product).values(category_id=category, name=item.name, position=position, **values)
+        insert(Product).values(
+            category_id=category, name=item.name, position=_NEXT_PRODUCT, **values
+        )
     )
     return True
 

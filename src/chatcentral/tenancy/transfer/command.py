@@ -1,11 +1,14 @@
-"""`chatcentral tenant export|import|delete`: moving or removing one shop."""
+"""`chatcentral tenant export|import|delete`: moving or removing one shop.
+
+`cli.py` hands in its error type and its engine factory, so this module needs nothing
+from the entry point above it.
+"""
 
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,11 +19,15 @@ if TYPE_CHECKING:
     from chatcentral.media.store import Store
     from chatcentral.tenancy.transfer.archive import Manifest
 
-EXIT_FAILED = 1
+EngineFactory = Callable[[], AbstractContextManager[Engine]]
 _SHOWN = 10  # missing keys named in the output; the manifest lists them all
 
 
-def add_transfer_commands(tenant_commands: argparse._SubParsersAction[Any]) -> None:
+def add_transfer_commands(
+    tenant_commands: argparse._SubParsersAction[Any],
+    error: type[Exception],
+    admin_engine: EngineFactory,
+) -> None:
     export = tenant_commands.add_parser(
         "export",
         help="write one shop (its schema, central rows and files) to a restorable file",
@@ -37,7 +44,7 @@ def add_transfer_commands(tenant_commands: argparse._SubParsersAction[Any]) -> N
     export.add_argument(
         "--force", action="store_true", help="export even with undelivered outbox messages"
     )
-    export.set_defaults(handler=_cmd_export)
+    export.set_defaults(handler=lambda args: _cmd_export(args, error, admin_engine))
 
     restore = tenant_commands.add_parser(
         "import",
@@ -52,7 +59,7 @@ def add_transfer_commands(tenant_commands: argparse._SubParsersAction[Any]) -> N
     restore.add_argument("file", type=Path)
     restore.add_argument("--slug", help="register the shop under this slug instead")
     restore.add_argument("--phone-number-id", help="and/or with this WhatsApp number id")
-    restore.set_defaults(handler=_cmd_import)
+    restore.set_defaults(handler=lambda args: _cmd_import(args, error, admin_engine))
 
     delete = tenant_commands.add_parser(
         "delete",
@@ -70,24 +77,7 @@ def add_transfer_commands(tenant_commands: argparse._SubParsersAction[Any]) -> N
     delete.add_argument(
         "--force", action="store_true", help="delete even with undelivered outbox messages"
     )
-    delete.set_defaults(handler=_cmd_delete)
-
-
-@contextmanager
-def _engine() -> Iterator[Engine]:
-    """A synchronous engine on the configured server, central schema at head."""
-    from chatcentral.config import get_settings
-    from chatcentral.db.engine import make_sync_engine
-    from chatcentral.db.migrations import upgrade_central
-    from chatcentral.db.server import resolve_database
-
-    engine = make_sync_engine(resolve_database(get_settings()).url)
-    try:
-        with engine.begin() as conn:
-            upgrade_central(conn)
-        yield engine
-    finally:
-        engine.dispose()
+    delete.set_defaults(handler=lambda args: _cmd_delete(args, error, admin_engine))
 
 
 def _store() -> Store:
@@ -113,23 +103,20 @@ def _files(manifest: Manifest) -> str:
     return f"{len(manifest.media)} file(s), {sum(part.size for part in manifest.media)} bytes"
 
 
-def _fail(message: str) -> int:
-    print(f"chatcentral: error: {message}", file=sys.stderr)
-    return EXIT_FAILED
-
-
-def _cmd_export(args: argparse.Namespace) -> int:
+def _cmd_export(
+    args: argparse.Namespace, error: type[Exception], admin_engine: EngineFactory
+) -> int:
     from chatcentral.tenancy.transfer.archive import TransferError
     from chatcentral.tenancy.transfer.export import export_tenant
 
     path: Path = args.file
     if path.exists():
-        return _fail(f"{path} exists: choose another file name (an export is never overwritten)")
-    with _engine() as engine:
+        raise error(f"{path} exists: choose another file name (an export is never overwritten)")
+    with admin_engine() as engine:
         try:
             manifest = export_tenant(engine, args.slug, path, store=_store(), force=args.force)
         except TransferError as exc:
-            return _fail(str(exc))
+            raise error(str(exc)) from None
     rows = sum(part.rows for part in manifest.tables)
     print(
         f"exported tenant {manifest.slug} ({len(manifest.tables)} tables, {rows} rows, "
@@ -141,12 +128,14 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_import(args: argparse.Namespace) -> int:
+def _cmd_import(
+    args: argparse.Namespace, error: type[Exception], admin_engine: EngineFactory
+) -> int:
     from chatcentral.config import get_settings
     from chatcentral.tenancy.transfer.archive import TransferError
     from chatcentral.tenancy.transfer.import_ import import_tenant
 
-    with _engine() as engine:
+    with admin_engine() as engine:
         try:
             made = import_tenant(
                 engine,
@@ -157,7 +146,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
                 settings=get_settings(),
             )
         except TransferError as exc:
-            return _fail(str(exc))
+            raise error(str(exc)) from None
     migrated = (
         f", migrated {made.from_revision} → {made.revision}"
         if made.from_revision != made.revision
@@ -170,20 +159,22 @@ def _cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_delete(args: argparse.Namespace) -> int:
+def _cmd_delete(
+    args: argparse.Namespace, error: type[Exception], admin_engine: EngineFactory
+) -> int:
     from chatcentral.config import get_settings
     from chatcentral.tenancy.transfer.archive import TransferError
     from chatcentral.tenancy.transfer.delete import delete_tenant
 
     if args.confirm != args.slug:
-        return _fail(f"refused: --confirm must repeat the slug ({args.slug!r}) exactly")
+        raise error(f"refused: --confirm must repeat the slug ({args.slug!r}) exactly")
     path: Path | None = args.export_to
     if path is None:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         path = get_settings().chatcentral_data_dir / "exports" / f"{args.slug}-{stamp}.tar.gz"
     if path.exists():
-        return _fail(f"{path} exists: choose another file name (an export is never overwritten)")
-    with _engine() as engine:
+        raise error(f"{path} exists: choose another file name (an export is never overwritten)")
+    with admin_engine() as engine:
         try:
             done = delete_tenant(
                 engine,
@@ -194,7 +185,7 @@ def _cmd_delete(args: argparse.Namespace) -> int:
                 force=args.force,
             )
         except TransferError as exc:
-            return _fail(str(exc))
+            raise error(str(exc)) from None
     print(
         f"deleted tenant {done.slug} and {done.files_removed} file(s) from the media store; "
         f"its export is {done.export} (sha256 {done.sha256})"
