@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
+from chatcentral import heap
 from chatcentral.api.routes import PREFIX as API_PREFIX
 from chatcentral.api.routes import router as api_router
 from chatcentral.bootstrap import services
@@ -106,9 +107,11 @@ def create_app(
     dispatcher: bool | None = None,
     graph_transport: httpx.AsyncBaseTransport | None = None,
     clock: Clock = utc_now,
+    settle_heap: bool = False,
 ) -> Starlette:
     """Build the app. Without an engine, one is made from DATABASE_URL at start-up; the
-    dispatcher runs in it unless `dispatcher` (or CHATCENTRAL_DISPATCHER) says not."""
+    dispatcher runs in it unless `dispatcher` (or CHATCENTRAL_DISPATCHER) says not. With
+    `settle_heap` (a server process of its own), the collector is tuned once it has started."""
     settings = settings or get_settings()
     if dispatcher is None:
         dispatcher = settings.chatcentral_dispatcher
@@ -126,6 +129,8 @@ def create_app(
             app.state.supervisor = running.supervisor
             app.state.listener = running.listener
             app.state.media_store = running.media_store
+            if settle_heap:
+                heap.settle()
             yield
 
     routes = [
@@ -142,3 +147,8 @@ def create_app(
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.settings = settings
     return app
+
+
+def server_app() -> Starlette:
+    """What `chatcentral run` serves (uvicorn's factory, in each worker process)."""
+    return create_app(settle_heap=True)

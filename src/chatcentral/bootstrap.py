@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from chatcentral import heap
 from chatcentral.config import Settings
 from chatcentral.db.engine import make_engine
 from chatcentral.db.listener import (
@@ -209,6 +210,7 @@ async def run_worker(url: str, settings: Settings, stop: asyncio.Event) -> None:
     engine = make_engine(url, settings)
     try:
         async with services(settings, engine):
+            heap.settle()
             log.info("outbox worker started")
             await stop.wait()
     finally:

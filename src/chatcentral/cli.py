@@ -394,7 +394,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     host, port = sock.getsockname()[:2]
     print(f"chatcentral listening on http://{host}:{port}", flush=True)
     config = uvicorn.Config(
-        "chatcentral.app:create_app",
+        "chatcentral.app:server_app",
         factory=True,
         workers=args.workers,
         log_level=settings.chatcentral_log_level.lower(),

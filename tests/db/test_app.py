@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +13,7 @@ from prometheus_client import REGISTRY
 from sqlalchemy import Engine, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from chatcentral import heap
 from chatcentral.app import create_app
 from chatcentral.config import Settings
 from chatcentral.db.engine import make_engine
@@ -36,6 +38,24 @@ async def test_healthz_and_readyz_with_a_database(
     assert health.status_code == 200 and health.json() == {"status": "ok"}
     assert ready.status_code == 200
     assert ready.json() == {"status": "ok", "database": "up", "dispatcher": "running"}
+
+
+async def test_a_server_process_settles_its_heap_once_started(
+    settings: Settings, async_engine: AsyncEngine
+) -> None:
+    thresholds = gc.get_threshold()
+    gc.unfreeze()
+    try:
+        plain = create_app(settings, engine=async_engine)
+        async with plain.router.lifespan_context(plain):
+            assert gc.get_freeze_count() == 0
+        server = create_app(settings, engine=async_engine, settle_heap=True)
+        async with server.router.lifespan_context(server):
+            assert gc.get_freeze_count() > 0
+            assert gc.get_threshold()[0] == heap.YOUNG_THRESHOLD
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
 
 
 async def test_readyz_is_503_when_the_database_is_down(settings: Settings) -> None:
