@@ -2,11 +2,9 @@
 
 Most outcomes are a success, and recording each in its own transaction cost four round
 trips and SQLAlchemy's per-statement overhead twice per reply. Here, successes that end
-while a write is under way wait for the next one, which records them all: per shop, one
-statement marks its outbox rows sent under their leases and updates their message rows
-in the shop's schema; all shops' statements go out in one pipeline. When nothing else is
-waiting a success is written at once, so the batching costs no latency; under load it
-shares a transaction with whatever finished meanwhile.
+while a write is under way wait for the next one (`db/group_commit.py`), which records them
+all: per shop, one statement marks its outbox rows sent under their leases and updates their
+message rows in the shop's schema; all shops' statements go out in one pipeline.
 
 The lease fence is kept per row: a row is marked sent only while still pending under the
 lease that sent it, and only those rows' messages and hooks are touched. A failed write
@@ -16,7 +14,6 @@ with the same statement (`write`).
 
 from __future__ import annotations
 
-import asyncio
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
@@ -24,6 +21,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from chatcentral.db.driver import SchemaSQL, driver_of
+from chatcentral.db.group_commit import GroupCommit
 from chatcentral.outbox.alerts import SentHook
 from chatcentral.outbox.rows import Claimed
 from chatcentral.outbox.statuses import RANKS
@@ -51,42 +49,22 @@ WITH sent AS (
 SELECT id FROM sent
 """)
 
-_Waiting = tuple[Claimed, str | None, "asyncio.Future[bool]"]
-
 
 class AcceptedRecorder:
     def __init__(self, engine: AsyncEngine, sent_hooks: Sequence[SentHook]) -> None:
         self._engine = engine
         self._hooks = list(sent_hooks)
-        self._waiting: list[_Waiting] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._group: GroupCommit[tuple[Claimed, str | None], bool] = GroupCommit(self._write)
 
     async def record(self, row: Claimed, wamid: str | None) -> bool:
         """Record one accepted send; True if written, False if the row was no longer
         pending under its lease (superseded). Raises if the write failed."""
-        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._waiting.append((row, wamid, done))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_while_waiting())
-        return await done
+        return await self._group.submit((row, wamid))
 
-    async def _write_while_waiting(self) -> None:
-        while self._waiting:
-            batch, self._waiting = self._waiting, []
-            try:
-                written = await self._write([(row, wamid) for row, wamid, _ in batch])
-            except Exception as exc:  # noqa: BLE001 - its rows go back to the one-row path
-                for _, _, done in batch:
-                    if not done.done():
-                        done.set_exception(exc)
-                continue
-            for row, _, done in batch:
-                if not done.done():
-                    done.set_result(row.id in written)
-
-    async def _write(self, batch: list[tuple[Claimed, str | None]]) -> set[int]:
+    async def _write(self, batch: list[tuple[Claimed, str | None]]) -> list[bool]:
         async with self._engine.begin() as conn:
-            return await self.write(conn, batch)
+            written = await self.write(conn, batch)
+        return [row.id in written for row, _ in batch]
 
     async def write(
         self, conn: AsyncConnection, batch: list[tuple[Claimed, str | None]]

@@ -1,20 +1,24 @@
 """Status webhooks (sent → delivered → read, or failed) applied to outbound messages.
 
-They are about three times the inbound volume, so a whole batch is one statement on the
-driver connection, in autocommit (one round trip): record each (wamid, status) once, then move
-each message forward to the highest new status. A status never moves backwards: a late
-`delivered` after `read` changes nothing.
+They are about three times the inbound volume, so a webhook's statuses are one statement on
+the driver connection, in autocommit: record each (wamid, status) once, then move each message
+forward to the highest new status. A status never moves backwards: a late `delivered` after
+`read` changes nothing. Webhooks that arrive while one is being written wait for the next
+write (`StatusWriter`, group commit), which carries them all in one round trip.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chatcentral.db.driver import SchemaSQL, driver_of
+from chatcentral.db.group_commit import GroupCommit
 from chatcentral.metrics import STATUS_UPDATES
 from chatcentral.notifications import delivery
 from chatcentral.whatsapp.payloads import StatusUpdate
@@ -64,18 +68,12 @@ async def apply_statuses(
     *,
     tenant_id: int | None = None,
 ) -> int:
-    """Record and apply a batch of one shop's statuses; returns how many were new. With the
-    shop's `tenant_id`, a send Meta reports failed after accepting it is followed up in the
-    same transaction (`notifications/delivery.py`: its template, or the admin told)."""
+    """Record and apply a batch of one shop's statuses, alone; returns how many were new.
+    With the shop's `tenant_id`, a send Meta reports failed after accepting it is followed
+    up in the same transaction (`notifications/delivery.py`: its template, or the admin
+    told)."""
     if not statuses:
         return 0
-    params = {
-        "wamids": [status.id for status in statuses],
-        "statuses": [status.status for status in statuses],
-        "codes": [status.error_code for status in statuses],
-        "occurred": [datetime.fromtimestamp(status.timestamp, tz=UTC) for status in statuses],
-        "ranks": RANKS,
-    }
     follow_up = tenant_id is not None and any(s.status == "failed" for s in statuses)
     async with tenant_engine.connect() as conn:
         if follow_up:  # a failure may need its follow-up in the same transaction
@@ -83,15 +81,67 @@ async def apply_statuses(
         else:  # the statement is the whole transaction
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
         pg = await driver_of(conn)
-        rows = await (await pg.execute(APPLY.text(schema), params)).fetchall()
-        best = [(wamid, status, code) for _, wamid, status, code in rows if wamid is not None]
+        rows = await (await pg.execute(APPLY.text(schema), _params(statuses))).fetchall()
+        best = _moved(rows)
         if follow_up:
             failed = [(wamid, code) for wamid, status, code in best if status == "failed"]
             if failed and tenant_id is not None:
                 await delivery.after_failed_statuses(conn, tenant_id, failed)
             await transaction.commit()
-    for wamid, status, code in best:
+    _note(best)
+    return int(rows[0][0])
+
+
+class StatusWriter:
+    """Statuses without a failure among them, of any shop, written together (group
+    commit): per shop one `APPLY` of everything that waited, every shop's in one pipeline
+    (one round trip, one implicit transaction). A failed write fails every webhook of it;
+    each then takes `apply_statuses` alone."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._group: GroupCommit[tuple[str, Sequence[StatusUpdate]], None] = GroupCommit(
+            self._write
+        )
+
+    async def apply(self, schema: str, statuses: Sequence[StatusUpdate]) -> None:
+        if statuses:
+            await self._group.submit((schema, statuses))
+
+    async def _write(self, batch: list[tuple[str, Sequence[StatusUpdate]]]) -> list[None]:
+        by_schema: dict[str, list[StatusUpdate]] = defaultdict(list)
+        for schema, statuses in batch:
+            by_schema[schema].extend(statuses)
+        async with self._engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            pg = await driver_of(conn, *by_schema)
+            async with pg.pipeline():
+                cursors = [
+                    await pg.execute(APPLY.text(schema), _params(statuses))
+                    for schema, statuses in by_schema.items()
+                ]
+            for cursor in cursors:
+                _note(_moved(await cursor.fetchall()))
+        return [None] * len(batch)
+
+
+def _params(statuses: Sequence[StatusUpdate]) -> dict[str, Any]:
+    return {
+        "wamids": [status.id for status in statuses],
+        "statuses": [status.status for status in statuses],
+        "codes": [status.error_code for status in statuses],
+        "occurred": [datetime.fromtimestamp(status.timestamp, tz=UTC) for status in statuses],
+        "ranks": RANKS,
+    }
+
+
+def _moved(rows: Sequence[Any]) -> list[tuple[str, str, int | None]]:
+    """(wamid, status, error code) of each message `APPLY` moved forward."""
+    return [(wamid, status, code) for _, wamid, status, code in rows if wamid is not None]
+
+
+def _note(moved: list[tuple[str, str, int | None]]) -> None:
+    for wamid, status, code in moved:
         STATUS_UPDATES.labels(status=status).inc()
         if status == "failed":
             log.warning("delivery failed for %s (code %s)", wamid, code)
-    return int(rows[0][0])

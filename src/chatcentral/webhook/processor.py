@@ -31,7 +31,7 @@ from chatcentral.inbound.service import ConversationService, Outcome
 from chatcentral.logs import log_context
 from chatcentral.metrics import INBOUND_MESSAGES, UNHANDLED_UPDATES, UNKNOWN_NUMBERS
 from chatcentral.models.central import UnhandledUpdate
-from chatcentral.outbox.statuses import apply_statuses
+from chatcentral.outbox.statuses import StatusWriter, apply_statuses
 from chatcentral.tenancy.directory import TenantDirectory
 from chatcentral.whatsapp.payloads import (
     Change,
@@ -73,6 +73,7 @@ class WebhookProcessor:
         self._binder = TenantBinder(engine)
         self._directory = directory
         self._conversations = conversations
+        self._status_writer = StatusWriter(engine)
 
     async def process(self, envelope: WebhookEnvelope) -> None:
         """Handle every item; raise DatabaseUnavailable when the database is the problem."""
@@ -184,10 +185,12 @@ class WebhookProcessor:
         if not parsed:
             return
         engine = self._binder.engine_for(shop.schema)
+        statuses = [status for status, _ in parsed]
         try:
-            await apply_statuses(
-                engine, shop.schema, [status for status, _ in parsed], tenant_id=shop.id
-            )
+            if any(status.status == "failed" for status in statuses):
+                await apply_statuses(engine, shop.schema, statuses, tenant_id=shop.id)
+            else:
+                await self._status_writer.apply(shop.schema, statuses)
             return
         except Exception as exc:  # one bad status must not sink the batch
             if await self._database_trouble(exc):
