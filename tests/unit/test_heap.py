@@ -26,4 +26,3 @@ def test_settle_freezes_the_start_up_heap_and_collects_less_often() -> None:
     assert gc.get_threshold() == (heap.YOUNG_THRESHOLD, *heap.OLDER_THRESHOLDS)
     # A young collection no longer walks what was frozen.
     assert not any(item is survivor for item in gc.get_objects(generation=2))
-
