@@ -2,9 +2,11 @@
 docs/BENCHMARKS.md.
 
 On this machine it starts a durable embedded PostgreSQL (fsync on), provisions S shops and
-runs `chatcentral run` (one worker, dispatcher inside) twice: once against the loopback fake
+runs `chatcentral run` (one process, dispatcher inside) twice: once against the loopback fake
 Cloud API (about 1 ms per call) and once with Meta-like latency (150-400 ms per send, a few
-over 1 s). Customers of every shop type "hola", "catálogo", "menú", "estado", "menú",
+over 1 s). A third run, with Meta-like latency, splits the work as docs/deploy.md does:
+`chatcentral run --no-dispatcher` for the web and `chatcentral worker` for the sends, one
+process each. Customers of every shop type "hola", "catálogo", "menú", "estado", "menú",
 "ayuda" (signed webhooks, concurrency C), and Meta's ~3 status webhooks (sent, delivered,
 read) follow each reply the fake Cloud API accepted, in the same mix. Measured per run:
 
@@ -13,7 +15,8 @@ read) follow each reply the fake Cloud API accepted, in the same mix. Measured p
   answers the customer's k-th message: every one of these messages gets one reply, and
   replies keep each customer's order), and the outbox drain time after the last ack (until
   no row of central.outbox is pending);
-- CPU ms per inbound message from /proc (utime + stime): the server process, PostgreSQL
+- CPU ms per inbound message from /proc (utime + stime): the server process (and the
+  worker, in the third run), PostgreSQL
   (the postmaster and all its children, exited ones included) and this load generator
   (the fake Cloud API's thread apart).
 
@@ -56,7 +59,7 @@ from benchlib.httpclient import Connection
 from benchlib.load import WORDS, drive, inbound_body, match_replies, plan, shop_numbers
 from benchlib.procfs import TICK_MS, CpuProbe, fake_tid, postmaster_pid, ticks, wait_quiet
 from benchlib.report import DOCS, ROOT, code_version, ms_cell, write_section
-from load_webhooks import LOCAL_SECRET, provision, start_server
+from load_webhooks import LOCAL_SECRET, provision, server_env, start_server
 
 from chatcentral.db.databases import recreate_database
 from chatcentral.db.embedded import start_embedded
@@ -69,6 +72,7 @@ from chatcentral.simulator.webhooks import signed
 @dataclass
 class RunResult:
     name: str
+    split: bool  # web and worker in two processes
     messages: int
     statuses: int
     elapsed: float  # first send to the last inbound ack
@@ -92,12 +96,16 @@ def one_run(
     numbers: list[str],
     args: argparse.Namespace,
     latency: tuple[float, float, float],
+    split: bool = False,
 ) -> RunResult:
     fake = FakeCloud(seed=run)
     fake_url = fake.start()
     seconds, slow_fraction, slow_seconds = latency
     fake.set_latency(seconds, slow_fraction=slow_fraction, slow_seconds=slow_seconds)
-    proc, base = start_server(db_url, fake_url, 1)
+    proc, base = start_server(
+        db_url, fake_url, 1, {"CHATCENTRAL_DISPATCHER": "false"} if split else None
+    )
+    worker = start_worker(db_url, fake_url) if split else None
     try:
         jobs = plan(numbers, args.customers, run)
         numbers_of = shop_numbers(jobs)
@@ -112,7 +120,12 @@ def one_run(
         asyncio.run(
             drive(base, warm, min(len(warm), args.concurrency), fake, {}, False, db_url, 30)
         )
-        probe = CpuProbe(proc.pid, postmaster_pid(server.pgdata), fake_tid())  # type: ignore[attr-defined]
+        probe = CpuProbe(
+            proc.pid,
+            postmaster_pid(server.pgdata),  # type: ignore[attr-defined]
+            fake_tid(),
+            worker.pid if worker else None,
+        )
         spy = start_profile(args.profile, proc.pid) if args.profile else None
         before = probe.sample()
         window_started = time.monotonic()
@@ -134,12 +147,15 @@ def one_run(
             spy.send_signal(signal.SIGINT)
             spy.wait(timeout=60)
             print(summarize_profile(args.profile), flush=True)
-        ours = sum(after[k] - before[k] for k in ("server", "postgres", "loadgen", "fake"))
+        ours = sum(
+            after[k] - before[k] for k in ("server", "worker", "postgres", "loadgen", "fake")
+        )
         other = max(0.0, (after["machine"] - before["machine"] - ours) * TICK_MS / 1000 / window)
         reply_ms, unmatched = match_replies(sends, fake)
         count = len(sends)
         return RunResult(
             name=name,
+            split=split,
             messages=count,
             statuses=len(status_ms),
             elapsed=last_ack - first,
@@ -155,12 +171,26 @@ def one_run(
             other_cores=other,
         )
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        for process in (proc, worker):
+            if process is None:
+                continue
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
         fake.stop()
+
+
+def start_worker(db_url: str, fake_url: str) -> subprocess.Popen[bytes]:
+    """`chatcentral worker` against the same database and fake Cloud API (the warm-up's
+    replies wait for it to start sending)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "chatcentral.cli", "worker"],
+        env=server_env(db_url, fake_url),
+        stdout=subprocess.DEVNULL,
+        cwd=tempfile.gettempdir(),
+    )
 
 
 # --- Profile (--profile: py-spy on the server, GIL holders only) -------------------------
@@ -423,7 +453,7 @@ def table(
     ceiling = min(pg_tps, web_rps)
     lines = [
         "| run | ack msg/s | ack p50 / p95 / p99 ms | inbound → reply p50 / p99 ms "
-        "| outbox drain after last ack | CPU ms/msg: server / PostgreSQL / load gen "
+        "| outbox drain after last ack | CPU ms/msg: server (+ worker) / PostgreSQL / load gen "
         "| ratio to the lower ceiling |",
         "|---|---|---|---|---|---|---|",
     ]
@@ -432,6 +462,9 @@ def table(
         # A reply that never came (within the drain limit) counts as later than any other.
         replies = r.reply_ms + [float("inf")] * r.unmatched
         unmatched = f" ({r.unmatched} never answered)" if r.unmatched else ""
+        server_cpu = f"{r.cpu_ms['server']:.1f}"
+        if r.split:
+            server_cpu += f" + {r.cpu_ms['worker']:.1f}"
         lines.append(
             f"| {r.name}: {r.messages} msgs + {r.statuses} statuses"
             f"{f' (other processes: {r.other_cores:.2f} cores)' if r.other_cores >= 0.05 else ''}"
@@ -439,7 +472,7 @@ def table(
             f"| {r.rate:.0f} | {ms_cell(r.ack_ms, 50)} / {ms_cell(r.ack_ms, 95)} / "
             f"{ms_cell(r.ack_ms, 99)} "
             f"| {ms_cell(replies, 50)} / {ms_cell(replies, 99)}{unmatched} | {drain} "
-            f"| {r.cpu_ms['server']:.1f} / {r.cpu_ms['postgres']:.1f} / "
+            f"| {server_cpu} / {r.cpu_ms['postgres']:.1f} / "
             f"{r.cpu_ms['loadgen']:.1f} (fake API {r.cpu_ms['fake']:.1f}) "
             f"| {r.rate / ceiling:.2f} |"
         )
@@ -462,7 +495,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--pgbench-seconds", type=int, default=10)
     parser.add_argument("--drain-limit", type=float, default=45.0, help="seconds")
-    parser.add_argument("--only", choices=["loopback", "meta"], help="one of the two runs")
+    parser.add_argument(
+        "--only", choices=["loopback", "meta", "split"], help="one of the three runs"
+    )
     parser.add_argument(
         "--wait-quiet",
         type=float,
@@ -498,17 +533,19 @@ def main() -> None:
     try:
         db_url = recreate_database(server.admin_url(), "chatcentral_bench")
         numbers = provision(db_url, args.shops)
+        meta_like = (0.275, 0.02, 1.2)
         settings = [
-            ("loopback", (0.0, 0.0, 0.0)),
-            ("Meta-like latency", (0.275, 0.02, 1.2)),
+            ("loopback", "loopback", (0.0, 0.0, 0.0), False),
+            ("meta", "Meta-like latency", meta_like, False),
+            ("split", "Meta-like, web + worker processes", meta_like, True),
         ]
-        for run, (name, latency) in enumerate(settings, 1):
-            if args.only and not name.lower().startswith(args.only):
+        for run, (key, name, latency, split) in enumerate(settings, 1):
+            if args.only and args.only != key:
                 continue
             print(f"run {run}: {name} …", flush=True)
             if args.wait_quiet:
                 wait_quiet(args.wait_quiet)
-            result = one_run(name, run, server, db_url, numbers, args, latency)
+            result = one_run(name, run, server, db_url, numbers, args, latency, split)
             runs.append(result)
             print("\n".join(table([result], 1e9, 1e9, 0)[2:3]), flush=True)
         if args.wait_quiet:

@@ -37,12 +37,14 @@ def children(pid: int) -> list[int]:
 
 @dataclass
 class CpuProbe:
-    """utime+stime of the server, of PostgreSQL (postmaster + children, reaped ones
-    included), of this process and of the fake Cloud API's thread."""
+    """utime+stime of the server, of a separate `chatcentral worker` if any, of PostgreSQL
+    (postmaster + children, reaped ones included), of this process and of the fake Cloud
+    API's thread."""
 
     server_pid: int
     postmaster_pid: int
     fake_tid: int | None
+    worker_pid: int | None = None
 
     def sample(self) -> dict[str, int]:
         pg = ticks(f"/proc/{self.postmaster_pid}/stat", children=True)
@@ -52,6 +54,7 @@ class CpuProbe:
         return {
             "machine": busy,
             "server": ticks(f"/proc/{self.server_pid}/stat"),
+            "worker": ticks(f"/proc/{self.worker_pid}/stat") if self.worker_pid else 0,
             "postgres": pg,
             "loadgen": ticks("/proc/self/stat") - fake,
             "fake": fake,
