@@ -18,9 +18,16 @@ Result = TypeVar("Result")
 
 
 class GroupCommit(Generic[Item, Result]):
-    def __init__(self, write: Callable[[list[Item]], Awaitable[Sequence[Result]]]) -> None:
-        """`write` takes a batch and returns one result per item, in order."""
+    def __init__(
+        self,
+        write: Callable[[list[Item]], Awaitable[Sequence[Result]]],
+        *,
+        gather_s: float = 0.0,
+    ) -> None:
+        """`write` takes a batch and returns one result per item, in order; with `gather_s`,
+        a write waits that long for more items first."""
         self._write = write
+        self._gather_s = gather_s
         self._waiting: list[tuple[Item, asyncio.Future[Result]]] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -34,6 +41,8 @@ class GroupCommit(Generic[Item, Result]):
 
     async def _write_while_waiting(self) -> None:
         while self._waiting:
+            if self._gather_s:
+                await asyncio.sleep(self._gather_s)
             batch, self._waiting = self._waiting, []
             try:
                 results = await self._write([item for item, _ in batch])
