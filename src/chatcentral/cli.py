@@ -345,26 +345,14 @@ def _admin_engine(settings: Settings | None = None) -> Iterator[Engine]:
 
 def _shop_call(slug: str, call: Callable[[AsyncEngine, Shop, Settings], Awaitable[T]]) -> T:
     """Run `call(engine, shop, settings)` for the shop `slug` on a fresh async engine."""
-    import asyncio
-
-    from chatcentral.db.engine import make_engine
-    from chatcentral.tenancy.directory import load_shops
+    from chatcentral.tenancy.directory import run_for_shop
 
     settings = get_settings()
     with _admin_engine(settings) as engine:
         url = engine.url.render_as_string(hide_password=False)
-
-    async def run() -> T:
-        async_engine = make_engine(url, settings)
-        try:
-            shops = await load_shops(async_engine, slug)
-            if not shops:
-                raise CliError(f"no tenant with slug {slug!r}")
-            return await call(async_engine, shops[0], settings)
-        finally:
-            await async_engine.dispose()
-
-    return asyncio.run(run())
+    return run_for_shop(
+        url, settings, slug, lambda engine, shop: call(engine, shop, settings), CliError
+    )
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -93,18 +93,10 @@ def two_admins(engine: Engine, app: Starlette) -> None:
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeCloud]:
-    cloud_api = FakeCloud()
-    cloud_api.start()
-    yield cloud_api
-    cloud_api.stop()
-
-
-@pytest.fixture
 async def dispatcher(
-    async_engine: AsyncEngine, settings: Settings, fake: FakeCloud
+    async_engine: AsyncEngine, settings: Settings, fake_cloud: FakeCloud
 ) -> AsyncIterator[Dispatcher]:
-    graph = GraphClient(fake.base_url, settings.whatsapp_api_version)
+    graph = GraphClient(fake_cloud.base_url, settings.whatsapp_api_version)
     yield Dispatcher(async_engine, graph, settings)
     await graph.aclose()
 
@@ -121,7 +113,7 @@ async def test_a_handoff_round_trip_by_reply_and_by_number_with_media_then_close
     shops: dict[str, ProvisionedShop],
     sync_engine: Engine,
     dispatcher: Dispatcher,
-    fake: FakeCloud,
+    fake_cloud: FakeCloud,
 ) -> None:
     client, _ = app_client
     mary = Person(client, sync_engine, "1110001", wa_id=MARY, name="Mary")
@@ -140,7 +132,7 @@ async def test_a_handoff_round_trip_by_reply_and_by_number_with_media_then_close
 
     mark = last_id(sync_engine)
     assert await ana.says("¿Tienen tortillas de harina?") == []  # the bot stays quiet
-    fake.put_media("778899", PHOTO, "image/jpeg")
+    fake_cloud.put_media("778899", PHOTO, "image/jpeg")
     assert await ana.sends_photo_with("778899", "¿De estas?") == []
     relayed = queued(sync_engine, MARY_ID, after=mark)
     assert [
@@ -166,12 +158,12 @@ async def test_a_handoff_round_trip_by_reply_and_by_number_with_media_then_close
 
     # The dispatcher moves the photo to the shop's number and sends it as a photo.
     await drain(dispatcher)
-    [upload] = fake.uploads()
+    [upload] = fake_cloud.uploads()
     assert upload.content == PHOTO and upload.mime_type == "image/jpeg"
     assert upload.phone_number_id == "1110001"
     sent = [
         call.body
-        for call in fake.calls()
+        for call in fake_cloud.calls()
         if call.delivered and call.body.get("to") == "+" + MARY_ID
     ]
     assert sent[-1]["image"] == {
@@ -337,7 +329,7 @@ async def test_relay_outside_the_window_uses_the_template(
     shops: dict[str, ProvisionedShop],
     sync_engine: Engine,
     dispatcher: Dispatcher,
-    fake: FakeCloud,
+    fake_cloud: FakeCloud,
 ) -> None:
     client, app = app_client
     two_admins(sync_engine, app)
@@ -374,9 +366,9 @@ async def test_relay_outside_the_window_uses_the_template(
             text("UPDATE central.outbox SET status = 'pending', due_at = now() WHERE id = :id"),
             {"id": outbox_id},
         )
-    fake.fail_next(1, status=400, code=131047)
+    fake_cloud.fail_next(1, status=400, code=131047)
     await drain(dispatcher)
-    last = [c for c in fake.calls() if c.body.get("to") == "+" + PEPE_ID][-2:]
+    last = [c for c in fake_cloud.calls() if c.body.get("to") == "+" + PEPE_ID][-2:]
     assert [c.failed_with for c in last] == [131047, None]
     assert last[1].body["type"] == "template"
     [(status, kind)] = rows(

@@ -7,17 +7,12 @@ from the entry point above it.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine
-
 from chatcentral.api.keys import KeyNotFound, KeyRow, create_key, list_keys, revoke_key
+from chatcentral.db.engine import EngineFactory
 from chatcentral.tenancy.registry import UnknownTenant
-
-EngineFactory = Callable[[], AbstractContextManager[Engine]]
 
 
 def add_apikey_commands(

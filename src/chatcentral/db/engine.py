@@ -15,6 +15,8 @@ from __future__ import annotations
 import functools
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from threading import Lock
 from typing import Any
 
@@ -27,6 +29,9 @@ from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 from chatcentral.config import Settings
 
 log = logging.getLogger(__name__)
+
+# How CLI sub-commands get the admin (synchronous) engine: `with admin_engine() as engine:`.
+EngineFactory = Callable[[], AbstractContextManager[Engine]]
 
 # The tenant schemas a pooled connection has run statements in (its pool entry's `info`,
 # which lives as long as the database connection).

@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from chatcentral.config import get_settings
-from chatcentral.db.engine import TenantBinder, make_engine
+from chatcentral.conversation.shop import Shop
+from chatcentral.db.engine import EngineFactory, TenantBinder
 from chatcentral.models.central import Tenant
 from chatcentral.outgoing import endpoints
 from chatcentral.outgoing.events import FEATURE
-from chatcentral.tenancy.directory import load_shops
+from chatcentral.tenancy.directory import run_for_shop
 from chatcentral.tenancy.registry import record_change
 
 T = TypeVar("T")
-EngineFactory = Callable[[], Any]  # a context manager giving the admin Engine
 
 
 def add_webhook_commands(
@@ -55,28 +54,19 @@ def _in_shop(
     """Run `work` on a connection bound to the shop `args.slug` (migrated central schema
     first); with `premium`, refused for a shop whose plan lacks outgoing webhooks."""
     settings = get_settings()
-    engine: Engine
     with admin_engine() as engine:
         url = engine.url.render_as_string(hide_password=False)
 
-        async def run() -> T:
-            async_engine = make_engine(url, settings)
-            try:
-                shops = await load_shops(async_engine, args.slug)
-                if not shops:
-                    raise error(f"no tenant with slug {args.slug!r}")
-                shop = shops[0]
-                if premium and not shop.includes(FEATURE):
-                    raise error(
-                        f"{shop.slug}: outgoing webhooks are part of the Premium plan "
-                        f"(chatcentral tenant plan {shop.slug} premium)"
-                    )
-                async with async_engine.begin() as conn:
-                    return await work(await TenantBinder.bind(conn, shop.schema))
-            finally:
-                await async_engine.dispose()
+    async def in_shop(async_engine: AsyncEngine, shop: Shop) -> T:
+        if premium and not shop.includes(FEATURE):
+            raise error(
+                f"{shop.slug}: outgoing webhooks are part of the Premium plan "
+                f"(chatcentral tenant plan {shop.slug} premium)"
+            )
+        async with async_engine.begin() as conn:
+            return await work(await TenantBinder.bind(conn, shop.schema))
 
-        return asyncio.run(run())
+    return run_for_shop(url, settings, args.slug, in_shop, error)
 
 
 def _audit(admin_engine: EngineFactory, slug: str, action: str, details: dict[str, Any]) -> None:

@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 
 from chatcentral.config import Settings
+from chatcentral.db.engine import EngineFactory
 from chatcentral.models.central import Tenant
 from chatcentral.panel.access import LINK_VALID, login_row
 from chatcentral.panel.routes import login_link
 from chatcentral.phones import InvalidPhone, normalize_phone
-
-EngineFactory = Callable[[], AbstractContextManager[Engine]]
 
 
 def add_panel_commands(

@@ -7,14 +7,17 @@ a flood for a number that is not ours never reaches the database.
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from chatcentral.config import Settings
 from chatcentral.conversation.shop import Shop
+from chatcentral.db.engine import make_engine
 from chatcentral.models.central import Plan, Tenant
 
 _COLUMNS = (
@@ -126,3 +129,29 @@ async def load_shops(engine: AsyncEngine, slug: str | None = None) -> list[Shop]
 
 
 __all__ = ["Shop", "TenantDirectory", "load_shops", "shop_by_id", "shop_of"]
+
+
+T = TypeVar("T")
+
+
+def run_for_shop(
+    url: str,
+    settings: Settings,
+    slug: str,
+    call: Callable[[AsyncEngine, Shop], Awaitable[T]],
+    error: type[Exception],
+) -> T:
+    """`call(engine, shop)` for the shop `slug` (active or not) on a fresh async engine,
+    from synchronous code (CLI commands); `error` when no shop has that slug."""
+
+    async def run() -> T:
+        engine = make_engine(url, settings)
+        try:
+            shops = await load_shops(engine, slug)
+            if not shops:
+                raise error(f"no tenant with slug {slug!r}")
+            return await call(engine, shops[0])
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())

@@ -7,19 +7,16 @@ from the entry point above it.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine
+from chatcentral.db.engine import EngineFactory
 
 if TYPE_CHECKING:
     from chatcentral.media.store import Store
     from chatcentral.tenancy.transfer.archive import Manifest
 
-EngineFactory = Callable[[], AbstractContextManager[Engine]]
 _SHOWN = 10  # missing keys named in the output; the manifest lists them all
 
 
