@@ -128,9 +128,6 @@ async def load_shops(engine: AsyncEngine, slug: str | None = None) -> list[Shop]
         return [shop_of(row) for row in (await conn.execute(query)).all()]
 
 
-__all__ = ["Shop", "TenantDirectory", "load_shops", "shop_by_id", "shop_of"]
-
-
 T = TypeVar("T")
 
 
@@ -155,3 +152,6 @@ def run_for_shop(
             await engine.dispose()
 
     return asyncio.run(run())
+
+
+__all__ = ["Shop", "TenantDirectory", "load_shops", "run_for_shop", "shop_by_id", "shop_of"]
