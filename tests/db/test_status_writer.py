@@ -35,6 +35,13 @@ def status_of(engine: Engine, schema: str, wamid: str) -> str:
     return str(found)
 
 
+async def apply(
+    writer: StatusWriter, engine: AsyncEngine, schema: str, statuses: list[StatusUpdate]
+) -> None:
+    """One webhook's statuses (none failed: no follow-up needs the shop's id)."""
+    await writer.apply(engine, schema, statuses, tenant_id=0)
+
+
 def update(wamid: str, status: str, at: int = 1_764_000_000) -> StatusUpdate:
     return StatusUpdate.model_validate({"id": wamid, "status": status, "timestamp": str(at)})
 
@@ -52,9 +59,19 @@ async def test_webhooks_that_arrive_together_are_one_round_trip_for_every_shop(
     writer = StatusWriter(async_engine)
     with traced(async_engine, tmp_path) as trace:
         await asyncio.gather(
-            writer.apply(grocery, [update("wamid.G1", "sent"), update("wamid.G1", "delivered")]),
-            writer.apply(water, [update("wamid.W1", "read")]),
-            writer.apply(grocery, [update("wamid.G2", "delivered"), update("wamid.G1", "sent")]),
+            apply(
+                writer,
+                async_engine,
+                grocery,
+                [update("wamid.G1", "sent"), update("wamid.G1", "delivered")],
+            ),
+            apply(writer, async_engine, water, [update("wamid.W1", "read")]),
+            apply(
+                writer,
+                async_engine,
+                grocery,
+                [update("wamid.G2", "delivered"), update("wamid.G1", "sent")],
+            ),
         )
     assert trace.round_trips() == 1, trace.sent()
     assert status_of(sync_engine, grocery, "wamid.G1") == "delivered"  # never backwards
@@ -74,13 +91,13 @@ async def test_a_failed_write_fails_each_webhook_of_it_and_the_next_write_goes_o
     sent_message(sync_engine, grocery, "wamid.G1")
     writer = StatusWriter(async_engine)
     results = await asyncio.gather(
-        writer.apply(grocery, [update("wamid.G1", "delivered")]),
-        writer.apply("tenant_missing", [update("wamid.X", "read")]),
+        apply(writer, async_engine, grocery, [update("wamid.G1", "delivered")]),
+        apply(writer, async_engine, "tenant_missing", [update("wamid.X", "read")]),
         return_exceptions=True,
     )
     assert all(isinstance(result, Exception) for result in results)
     assert status_of(sync_engine, grocery, "wamid.G1") == "accepted"  # the write was one
-    await writer.apply(grocery, [update("wamid.G1", "delivered")])
+    await apply(writer, async_engine, grocery, [update("wamid.G1", "delivered")])
     assert status_of(sync_engine, grocery, "wamid.G1") == "delivered"
 
 
@@ -90,5 +107,5 @@ async def test_nothing_to_write_costs_no_round_trip(
 ) -> None:
     writer = StatusWriter(async_engine)
     with traced(async_engine, tmp_path) as trace:
-        await writer.apply("tenant_tienda", [])
+        await apply(writer, async_engine, "tenant_tienda", [])
     assert trace.round_trips() == 0

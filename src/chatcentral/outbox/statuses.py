@@ -93,10 +93,11 @@ async def apply_statuses(
 
 
 class StatusWriter:
-    """Statuses without a failure among them, of any shop, written together (group
-    commit): per shop one `APPLY` of everything that waited, every shop's in one pipeline
-    (one round trip, one implicit transaction). A failed write fails every webhook of it;
-    each then takes `apply_statuses` alone."""
+    """Statuses of any shop written together (group commit): per shop one `APPLY` of
+    everything that waited, every shop's in one pipeline (one round trip, one implicit
+    transaction). A webhook with a `failed` status goes alone (`apply_statuses`: its
+    follow-up needs a transaction). A failed write fails every webhook of it; each then
+    takes `apply_statuses` alone."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -104,8 +105,19 @@ class StatusWriter:
             self._write
         )
 
-    async def apply(self, schema: str, statuses: Sequence[StatusUpdate]) -> None:
-        if statuses:
+    async def apply(
+        self,
+        tenant_engine: AsyncEngine,
+        schema: str,
+        statuses: Sequence[StatusUpdate],
+        *,
+        tenant_id: int,
+    ) -> None:
+        """Record and apply one webhook's statuses of the shop `schema` (`tenant_engine`
+        bound to it, for a follow-up)."""
+        if any(status.status == "failed" for status in statuses):
+            await apply_statuses(tenant_engine, schema, statuses, tenant_id=tenant_id)
+        elif statuses:
             await self._group.submit((schema, statuses))
 
     async def _write(self, batch: list[tuple[str, Sequence[StatusUpdate]]]) -> list[None]:

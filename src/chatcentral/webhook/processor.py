@@ -187,10 +187,7 @@ class WebhookProcessor:
         engine = self._binder.engine_for(shop.schema)
         statuses = [status for status, _ in parsed]
         try:
-            if any(status.status == "failed" for status in statuses):
-                await apply_statuses(engine, shop.schema, statuses, tenant_id=shop.id)
-            else:
-                await self._status_writer.apply(shop.schema, statuses)
+            await self._status_writer.apply(engine, shop.schema, statuses, tenant_id=shop.id)
             return
         except Exception as exc:  # one bad status must not sink the batch
             if await self._database_trouble(exc):
