@@ -8,7 +8,6 @@ retry later, back off for this recipient only, or give up and alert.
 from __future__ import annotations
 
 import enum
-import functools
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -89,6 +88,7 @@ class GraphClient:
             max_keepalive_connections=connections,
             keepalive_expiry=60.0,
         )
+        self._urls: dict[str, httpx.URL] = {}
         timeouts = httpx.Timeout(timeout, connect=5.0)
         self._extensions = {"timeout": timeouts.as_dict()}
         self._client = httpx.AsyncClient(
@@ -122,9 +122,13 @@ class GraphClient:
             return SendResult(wamid=_wamid(payload))
         return SendResult(failure=classify(response.status_code, payload))
 
-    @functools.lru_cache(maxsize=4096)  # noqa: B019 - one client per process, numbers few
     def _messages_url(self, phone_number_id: str) -> httpx.URL:
-        return httpx.URL(f"{self._prefix}/{phone_number_id}/messages")
+        url = self._urls.get(phone_number_id)
+        if url is None:  # parsed once per number: the shops of this process
+            url = self._urls[phone_number_id] = httpx.URL(
+                f"{self._prefix}/{phone_number_id}/messages"
+            )
+        return url
 
     # --- media: GET /{media_id} → url → bytes, POST /{phone_number_id}/media ------------
 
