@@ -41,6 +41,7 @@ from chatcentral.panel.bubble import whatsapp_html
 from chatcentral.panel.render import page
 from chatcentral.panel.requests import (
     PREFIX,
+    Form,
     actor,
     field,
     form_of,
@@ -237,7 +238,7 @@ async def _remove_zone(
     return await _settings(conn, shop, session, "tenant.zones", {ZONES: zones or None}, "unzone")
 
 
-def _zone_index(form: forms.Form, zones: list[dict[str, Any]]) -> int | None:
+def _zone_index(form: Form, zones: list[dict[str, Any]]) -> int | None:
     """None for a new zone; -1 when the zone named is not (or no longer) the one at its
     place, e.g. removed meanwhile in another tab."""
     typed = field(form, "index") or ""
@@ -278,7 +279,7 @@ def _own_texts(shop: Shop) -> dict[str, str]:
     return texts
 
 
-def _spec_of(form: forms.Form) -> ShopText | None:
+def _spec_of(form: Form) -> ShopText | None:
     return BY_KEY.get(field(form, "key") or "")
 
 
