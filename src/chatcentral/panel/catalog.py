@@ -163,8 +163,9 @@ async def _show(
     )
 
 
-def _search(request: Request) -> str:
-    return (request.query_params.get("q") or "").strip()[:SEARCH_MAX]
+def _search(typed: str | None) -> str:
+    """The search as typed (in the address, or kept by a row's form), trimmed."""
+    return (typed or "").strip()[:SEARCH_MAX]
 
 
 def _back(q: str, anchor: str = "", **params: int) -> Response:
@@ -176,7 +177,7 @@ def _back(q: str, anchor: str = "", **params: int) -> Response:
 async def _catalog_page(
     request: Request, conn: AsyncConnection, session: Session, shop: Shop
 ) -> Response:
-    view = View(q=_search(request), notice=_notice(request))
+    view = View(q=_search(request.query_params.get("q")), notice=_notice(request))
     saved = request.query_params.get("saved", "")
     view.saved = int(saved) if saved.isdigit() else None
     return await _show(conn, session, shop, view)
@@ -202,7 +203,7 @@ async def _save(request: Request, conn: AsyncConnection, session: Session, shop:
     if product_id is None or current is None:
         return not_found()
     form = form_of(request)
-    q = (field(form, "q") or "").strip()[:SEARCH_MAX]
+    q = _search(field(form, "q"))
     price, stock = field(form, "price") or "", field(form, "stock") or ""
     active = field(form, "active") is not None  # an unticked checkbox sends nothing
     view = View(q=q, row_id=product_id, row={"price": price, "stock": stock, "active": active})

@@ -30,7 +30,15 @@ from chatcentral.media.store import Store
 from chatcentral.orders.queries import receipt_of
 from chatcentral.panel.access import Session
 from chatcentral.panel.render import HEADERS, page
-from chatcentral.panel.requests import PREFIX, field, form_of, not_found, path_id, signed_in
+from chatcentral.panel.requests import (
+    PREFIX,
+    field,
+    form_of,
+    not_found,
+    notice_of,
+    path_id,
+    signed_in,
+)
 from chatcentral.phones import wa_id_of
 from chatcentral.whatsapp.outbound import TEXT_BODY_MAX
 
@@ -238,7 +246,7 @@ async def _thread_page(
     handoff = await queries.thread(conn, handoff_id) if handoff_id is not None else None
     if handoff is None:
         return not_found()
-    notice = NOTICES.get(request.query_params.get("ok", ""))
+    notice = notice_of(request, NOTICES)
     return _show(session, shop, handoff, notice=notice)
 
 

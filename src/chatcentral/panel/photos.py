@@ -14,7 +14,7 @@ from chatcentral.conversation.shop import Shop
 from chatcentral.media.store import Store
 from chatcentral.panel.access import Session
 from chatcentral.panel.render import page
-from chatcentral.panel.requests import PREFIX, not_found, path_id, signed_in, uploads_of
+from chatcentral.panel.requests import PREFIX, not_found, notice_of, path_id, signed_in, uploads_of
 from chatcentral.products.photos import (
     PhotoRefused,
     ProductPhoto,
@@ -68,7 +68,7 @@ async def _photo_page(
     product = await _product(conn, request)
     if product is None:
         return not_found()
-    notice = NOTICES.get(request.query_params.get("ok", ""))
+    notice = notice_of(request, NOTICES)
     return _show(product, session, shop, notice=notice)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
@@ -95,6 +95,12 @@ def not_found() -> Response:
 
 def refused() -> Response:
     return page("refused.html", 403)
+
+
+def notice_of(request: Request, notices: Mapping[str, str]) -> str | None:
+    """The notice a page shows after a change: its handler redirects back with
+    `?ok=<key>`, the key of one of the page's `notices`."""
+    return notices.get(request.query_params.get("ok", ""))
 
 
 def field(form: Form, name: str) -> str | None:

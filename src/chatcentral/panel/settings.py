@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -38,7 +39,16 @@ from chatcentral.panel import settings_forms as forms
 from chatcentral.panel.access import Session
 from chatcentral.panel.bubble import whatsapp_html
 from chatcentral.panel.render import page
-from chatcentral.panel.requests import PREFIX, actor, field, form_of, not_found, signed_in
+from chatcentral.panel.requests import (
+    PREFIX,
+    Form,
+    actor,
+    field,
+    form_of,
+    not_found,
+    notice_of,
+    signed_in,
+)
 from chatcentral.panel.settings_forms import FormRefused
 from chatcentral.tenancy.business_hours import HolidayMissing, HoursChange, apply_hours, normalised
 from chatcentral.tenancy.shop_settings import SettingsRefused, apply_settings
@@ -86,7 +96,7 @@ def _done(notice: str, anchor: str) -> Response:
 def _context(shop: Shop, session: Session, **extra: Any) -> dict[str, Any]:
     week = normalised(shop.business_hours)
     delivery = _effective(shop)
-    custom = shop.settings.get("texts") or {}
+    custom = _own_texts(shop)
     return {
         "shop": shop,
         "csrf": session.csrf_token,
@@ -103,7 +113,7 @@ def _context(shop: Shop, session: Session, **extra: Any) -> dict[str, Any]:
 
 
 async def _page(request: Request, conn: AsyncConnection, session: Session, shop: Shop) -> Response:
-    notice = NOTICES.get(request.query_params.get("ok", ""))
+    notice = notice_of(request, NOTICES)
     return page("settings.html", **_context(shop, session, notice=notice))
 
 
@@ -228,7 +238,7 @@ async def _remove_zone(
     return await _settings(conn, shop, session, "tenant.zones", {ZONES: zones or None}, "unzone")
 
 
-def _zone_index(form: forms.Form, zones: list[dict[str, Any]]) -> int | None:
+def _zone_index(form: Form, zones: list[dict[str, Any]]) -> int | None:
     """None for a new zone; -1 when the zone named is not (or no longer) the one at its
     place, e.g. removed meanwhile in another tab."""
     typed = field(form, "index") or ""
@@ -263,12 +273,27 @@ async def _settings(
 # --- texts -------------------------------------------------------------------------------
 
 
+def _own_texts(shop: Shop) -> dict[str, str]:
+    """The texts the shop has worded its own way, by key."""
+    texts: dict[str, str] = shop.settings.get("texts") or {}
+    return texts
+
+
+def _spec_of(form: Form) -> ShopText | None:
+    return BY_KEY.get(field(form, "key") or "")
+
+
+def _bubble(shop: Shop, spec: ShopText, text: str) -> Markup:
+    """The text as WhatsApp will show it; TextRefused when the shop cannot use it."""
+    return whatsapp_html(check_text(spec, text, shop.name, _values(shop, spec)))
+
+
 def _default(shop: Shop, spec: ShopText) -> str:
     return shipped_flow(shop.flow).texts[spec.key]
 
 
 def _current(shop: Shop, spec: ShopText) -> str:
-    return (shop.settings.get("texts") or {}).get(spec.key) or _default(shop, spec)
+    return _own_texts(shop).get(spec.key) or _default(shop, spec)
 
 
 def _values(shop: Shop, spec: ShopText) -> dict[str, object]:
@@ -290,16 +315,21 @@ def _values(shop: Shop, spec: ShopText) -> dict[str, object]:
 
 
 def _text_page(
-    shop: Shop, session: Session, spec: ShopText, text: str, status: int = 200, **extra: Any
+    shop: Shop,
+    session: Session,
+    spec: ShopText,
+    text: str,
+    status: int = 200,
+    *,
+    error: str | None = None,
+    notice: str | None = None,
 ) -> Response:
-    error = extra.pop("error", None)
     preview = None
     if error is None:
         try:
-            preview = whatsapp_html(check_text(spec, text, shop.name, _values(shop, spec)))
+            preview = _bubble(shop, spec, text)
         except TextRefused as exc:
             error = str(exc)
-    custom = spec.key in (shop.settings.get("texts") or {})
     return page(
         "settings_text.html",
         status,
@@ -308,11 +338,11 @@ def _text_page(
         spec=spec,
         text=text,
         default=_default(shop, spec),
-        custom=custom,
+        custom=spec.key in _own_texts(shop),
         placeholders=[(name, PLACEHOLDER_HINTS[name]) for name in ("shop", *spec.placeholders)],
         preview=preview,
         error=error,
-        **extra,
+        notice=notice,
     )
 
 
@@ -322,7 +352,7 @@ async def _edit_text(
     spec = BY_KEY.get(request.path_params["key"])
     if spec is None:
         return not_found()
-    notice = NOTICES.get(request.query_params.get("ok", ""))
+    notice = notice_of(request, NOTICES)
     return _text_page(shop, session, spec, _current(shop, spec), notice=notice)
 
 
@@ -332,13 +362,13 @@ async def _preview(
     """The typed text as WhatsApp will show it: the whole page, or only the bubble for
     settings.js (`fragment`), which asks as the owner types."""
     form = form_of(request)
-    spec = BY_KEY.get(field(form, "key") or "")
+    spec = _spec_of(form)
     if spec is None:
         return not_found()
     text = field(form, "text") or ""
     if field(form, "fragment"):
         try:
-            bubble = whatsapp_html(check_text(spec, text, shop.name, _values(shop, spec)))
+            bubble = _bubble(shop, spec, text)
         except TextRefused as exc:
             return page("_bubble.html", 422, error=str(exc))
         return page("_bubble.html", preview=bubble)
@@ -349,7 +379,7 @@ async def _save_text(
     request: Request, conn: AsyncConnection, session: Session, shop: Shop
 ) -> Response:
     form = form_of(request)
-    spec = BY_KEY.get(field(form, "key") or "")
+    spec = _spec_of(form)
     if spec is None:
         return not_found()
     typed = field(form, "text") or ""
@@ -367,7 +397,7 @@ async def _save_text(
 async def _restore_text(
     request: Request, conn: AsyncConnection, session: Session, shop: Shop
 ) -> Response:
-    spec = BY_KEY.get(field(form_of(request), "key") or "")
+    spec = _spec_of(form_of(request))
     if spec is None:
         return not_found()
     return await _set_text(conn, shop, session, spec, None, "restored")

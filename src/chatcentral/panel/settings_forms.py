@@ -17,6 +17,7 @@ from typing import Any
 from chatcentral.conversation import hours
 from chatcentral.conversation.flow import Location
 from chatcentral.conversation.text_input import coordinates_in, parse_decimal, postal_code_in
+from chatcentral.panel.requests import Form
 
 DAY_LABELS = dict(
     zip(
@@ -31,8 +32,6 @@ MONEY_MAX = Decimal("100000")
 RADIUS_MAX_KM = 100
 ZONE_NAME_MAX = 60
 ZONES_MAX = 50
-
-Form = dict[str, str]
 
 
 class FormRefused(ValueError):
