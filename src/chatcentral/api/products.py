@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from sqlalchemy import ColumnElement, and_, func, update
+from sqlalchemy import ColumnElement, and_
 from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.responses import Response
 
@@ -211,13 +211,10 @@ async def update_product(call: Call) -> ProductOut:
 async def deactivate_product(call: Call) -> ProductOut:
     """Stop offering a product (it stays in past orders and can be activated again)."""
     product_id = call.path["product_id"]
-    done = await call.conn.execute(
-        update(Product)
-        .where(Product.id == product_id)
-        .values(active=False, updated_at=func.now())
-        .returning(Product.id)
-    )
-    if done.first() is None:
+    # Turning a product off never meets the plan's limit nor a duplicate name.
+    if not await products.change_product(
+        call.conn, call.caller.shop, product_id, {"active": False}
+    ):
         raise not_found(f"no product {product_id} in this shop")
     return await _written(call.conn, product_id)
 
