@@ -347,7 +347,7 @@ ENDPOINTS = (
         "Import a CSV catalog (the onboarding format)",
         "products",
         response=ImportResult,
-        body_media=CSV_MEDIA,
+        body_media=(CSV_MEDIA,),
         problems=(),
         description=(
             "Columns name,category,price,unit,description,stock,active. The whole file "
