@@ -191,7 +191,7 @@ async def update_product(call: Call) -> ProductOut:
     }
     unit = current.unit if change.unit is None else change.unit
     if change.unit is not None:
-        values["unit"] = unit.value
+        values["unit"] = change.unit  # change_product stores a Unit's value
     stock = change.stock if "stock" in given else current.stock
     problem = _whole_stock(unit, stock)
     if problem:
