@@ -84,16 +84,10 @@ class Endpoint:
     problems: tuple[int, ...] = ()
     # Non-JSON bodies (CSV import, a photo: any of several types) and answers (CSV
     # export), as media types.
-    body_media: str | tuple[str, ...] | None = None
+    body_media: tuple[str, ...] = ()
     response_media: str | None = None
     description: str = ""
     body_max: int = BODY_MAX
-
-    @property
-    def body_medias(self) -> tuple[str, ...]:
-        if self.body_media is None:
-            return ()
-        return (self.body_media,) if isinstance(self.body_media, str) else self.body_media
 
     @property
     def operation_id(self) -> str:

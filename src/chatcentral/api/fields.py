@@ -9,6 +9,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
+from chatcentral.tenancy.catalog import DESCRIPTION_MAX, NAME_MAX, PRICE_LIMIT, STOCK_LIMIT
 from chatcentral.whatsapp.outbound import TEXT_BODY_MAX
 
 BIGINT_MAX = 2**63 - 1
@@ -34,11 +35,14 @@ def _trimmed(value: str) -> str:
 Id = Annotated[int, Field(ge=1, le=BIGINT_MAX)]
 Text = Annotated[str, AfterValidator(_storable)]
 Name = Annotated[
-    str, Field(min_length=1, max_length=200), AfterValidator(_storable), AfterValidator(_trimmed)
+    str,
+    Field(min_length=1, max_length=NAME_MAX),
+    AfterValidator(_storable),
+    AfterValidator(_trimmed),
 ]
-Note = Annotated[str, Field(max_length=1000), AfterValidator(_storable)]
-Money = Annotated[Decimal, Field(ge=0, lt=Decimal("1e10"), decimal_places=2)]
-Quantity = Annotated[Decimal, Field(ge=0, lt=Decimal("1e9"), decimal_places=3)]
+Note = Annotated[str, Field(max_length=DESCRIPTION_MAX), AfterValidator(_storable)]
+Money = Annotated[Decimal, Field(ge=0, lt=PRICE_LIMIT, decimal_places=2)]
+Quantity = Annotated[Decimal, Field(ge=0, lt=STOCK_LIMIT, decimal_places=3)]
 Short = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_storable)]
 # A WhatsApp text message's body (`whatsapp/outbound.py` TEXT_BODY_MAX).
 LongText = Annotated[

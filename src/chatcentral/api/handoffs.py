@@ -49,7 +49,9 @@ class HandoffDetail(BaseModel):
     opened_at: datetime
     closed_at: datetime | None
     waiting_since: datetime | None
-    messages: list[HandoffMessage] = Field(description="oldest first, the latest 100")
+    messages: list[HandoffMessage] = Field(
+        description=f"oldest first, the latest {queries.MESSAGES_MAX}"
+    )
 
 
 class Reply(BaseModel):

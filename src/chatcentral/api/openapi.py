@@ -69,10 +69,10 @@ def document(endpoints: Iterable[Endpoint], prefix: str) -> dict[str, Any]:
                 "required": True,
                 "content": {"application/json": {"schema": ref(endpoint.body, "validation")}},
             }
-        elif endpoint.body_medias:
+        elif endpoint.body_media:
             operation["requestBody"] = {
                 "required": True,
-                "content": {media: _raw_schema(media) for media in endpoint.body_medias},
+                "content": {media: _raw_schema(media) for media in endpoint.body_media},
             }
         success: dict[str, Any] = {"description": endpoint.summary}
         if endpoint.response is not None:

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from sqlalchemy import ColumnElement, and_, func, update
+from sqlalchemy import ColumnElement, and_
 from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.responses import Response
 
@@ -191,7 +191,7 @@ async def update_product(call: Call) -> ProductOut:
     }
     unit = current.unit if change.unit is None else change.unit
     if change.unit is not None:
-        values["unit"] = unit.value
+        values["unit"] = change.unit  # change_product stores a Unit's value
     stock = change.stock if "stock" in given else current.stock
     problem = _whole_stock(unit, stock)
     if problem:
@@ -211,13 +211,10 @@ async def update_product(call: Call) -> ProductOut:
 async def deactivate_product(call: Call) -> ProductOut:
     """Stop offering a product (it stays in past orders and can be activated again)."""
     product_id = call.path["product_id"]
-    done = await call.conn.execute(
-        update(Product)
-        .where(Product.id == product_id)
-        .values(active=False, updated_at=func.now())
-        .returning(Product.id)
-    )
-    if done.first() is None:
+    # Turning a product off never meets the plan's limit nor a duplicate name.
+    if not await products.change_product(
+        call.conn, call.caller.shop, product_id, {"active": False}
+    ):
         raise not_found(f"no product {product_id} in this shop")
     return await _written(call.conn, product_id)
 
@@ -350,7 +347,7 @@ ENDPOINTS = (
         "Import a CSV catalog (the onboarding format)",
         "products",
         response=ImportResult,
-        body_media=CSV_MEDIA,
+        body_media=(CSV_MEDIA,),
         problems=(),
         description=(
             "Columns name,category,price,unit,description,stock,active. The whole file "

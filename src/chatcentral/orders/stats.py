@@ -31,11 +31,10 @@ from chatcentral.models.tenant import (
     Order,
     OrderItem,
     OrderStatus,
+    StatusCode,
 )
 
 IDLE = timedelta(hours=1)  # a cart untouched this long is abandoned
-CANCELLED = "cancelado"
-PENDING = "pendiente"
 _FIRST: ColumnClause[Any] = literal_column("1")  # group by the first column
 _ZERO = Decimal("0.00")
 
@@ -126,11 +125,11 @@ def _holding_a_cart() -> Any:
 
 
 def _cancelled() -> Any:
-    return OrderStatus.code == CANCELLED
+    return OrderStatus.code == StatusCode.CANCELLED
 
 
 def _confirmed() -> Any:
-    return OrderStatus.code.notin_((PENDING, CANCELLED))
+    return OrderStatus.code.notin_((StatusCode.PENDING, StatusCode.CANCELLED))
 
 
 async def per_day(conn: AsyncConnection, period: Period) -> list[Day]:
@@ -162,7 +161,7 @@ async def per_day(conn: AsyncConnection, period: Period) -> list[Day]:
             func.coalesce(func.sum(Order.total).filter(~_cancelled()), _ZERO),
             func.count(distinct(Order.customer_id)),
             func.count().filter(_confirmed()),
-            func.count().filter(OrderStatus.code == "entregado"),
+            func.count().filter(OrderStatus.code == StatusCode.DELIVERED),
         )
         .join(OrderStatus, OrderStatus.id == Order.status_id)
         .where(within(Order.created_at))

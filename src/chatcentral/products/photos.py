@@ -85,9 +85,15 @@ def key_mime(key: str) -> str:
     return _MIMES.get(key.rsplit(".", 1)[-1], "application/octet-stream")
 
 
+def photos_prefix(schema: str) -> str:
+    """Where the photos of the shop with this schema are kept (its export and delete
+    find them there: tenancy/transfer/media.py)."""
+    return f"products/{schema}/"
+
+
 def photo_key(shop: Shop, product_id: int, data: bytes, mime: str) -> str:
     digest = hashlib.sha256(data).hexdigest()
-    return f"products/{shop.schema}/{product_id}/{digest}.{_EXTENSIONS[mime]}"
+    return f"{photos_prefix(shop.schema)}{product_id}/{digest}.{_EXTENSIONS[mime]}"
 
 
 async def product_photo(conn: AsyncConnection, product_id: int) -> ProductPhoto | None:

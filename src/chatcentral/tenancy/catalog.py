@@ -23,8 +23,9 @@ COLUMNS = ("name", "category", "price", "unit", "description", "stock", "active"
 _TRUE = {"1", "true", "yes", "si", "sí", "y", "t", ""}
 _FALSE = {"0", "false", "no", "n", "f"}
 _UNIT_ALIASES = {"GARRAFÓN": "GARRAFON", "LITRO": "LITER", "PIEZA": "PIECE", "CAJA": "BOX"}
-NAME_MAX = 200  # as the admin API's `Name`
-DESCRIPTION_MAX = 1000  # as the admin API's `Note`
+# The admin API's fields (`api/fields.py`: Name, Note, Money, Quantity) take these too.
+NAME_MAX = 200
+DESCRIPTION_MAX = 1000
 PRICE_LIMIT = Decimal("1e10")
 STOCK_LIMIT = Decimal("1e9")
 

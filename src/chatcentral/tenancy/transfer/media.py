@@ -26,7 +26,7 @@ from psycopg import sql
 from sqlalchemy import Connection, text
 
 from chatcentral.media.store import Store
-from chatcentral.products.photos import key_mime
+from chatcentral.products.photos import key_mime, photos_prefix
 from chatcentral.tenancy.transfer.archive import ExportReader, MediaPart, PartWriter, TransferError
 from chatcentral.tenancy.transfer.catalog import Table, driver_of
 
@@ -52,7 +52,7 @@ class Exported:
 
 
 def prefixes(schema: str) -> tuple[str, str]:
-    return f"{schema}/", f"products/{schema}/"
+    return f"{schema}/", photos_prefix(schema)
 
 
 def owned(key: str, schema: str) -> bool:
@@ -69,13 +69,19 @@ def moved(key: str, old: str, new: str) -> str:
     return key
 
 
+def _naming(tables: list[Table]) -> Iterator[tuple[str, str, str | None]]:
+    """The entries of `_NAMED_BY` whose column the shop's tables have (a schema from
+    before media were kept has none)."""
+    columns = {table.name: table.columns for table in tables}
+    for table, key_column, mime_column in _NAMED_BY:
+        if key_column in columns.get(table, []):
+            yield table, key_column, mime_column
+
+
 def named(conn: Connection, schema: str, tables: list[Table]) -> list[Named]:
     """The shop's objects its rows name, as `conn`'s transaction sees them, by key."""
-    columns = {table.name: table.columns for table in tables}
     found: dict[str, str] = {}
-    for table, key_column, mime_column in _NAMED_BY:
-        if key_column not in columns.get(table, []):
-            continue  # a schema from before media were kept
+    for table, key_column, mime_column in _naming(tables):
         query = sql.SQL(
             "SELECT DISTINCT {key}, {mime} FROM {table} WHERE {key} IS NOT NULL"
         ).format(
@@ -129,10 +135,7 @@ def move_keys(conn: Connection, tables: list[Table], old: str, new: str) -> None
     """Rewrite the rows' keys for the shop's new schema (the objects follow in put_media)."""
     if old == new:
         return
-    columns = {table.name: table.columns for table in tables}
-    for table, key_column, _ in _NAMED_BY:
-        if key_column not in columns.get(table, []):
-            continue
+    for table, key_column, _ in _naming(tables):
         for before, after in zip(prefixes(old), prefixes(new), strict=True):
             conn.execute(
                 text(
