@@ -24,6 +24,7 @@ from tests.db.test_dispatcher import accepted
 from tests.db.test_dispatcher_faults import eventually
 from tests.support.conversation import Customer
 from tests.support.panel import make_link_token, use_link
+from tests.support.plans import on_plan
 
 # What the customer writes, each distinctive enough that finding it means it was logged.
 CHATTER = "mi perro Firulais ladra cuando llueve"
@@ -106,13 +107,7 @@ async def test_a_whole_order_logs_context_and_never_a_secret_or_what_the_custome
 
             await eventually(everything_sent, "the dispatcher to send every reply")
             # The owner looks at the order through the admin API and the panel.
-            with sync_engine.begin() as conn:
-                conn.execute(
-                    text(
-                        "UPDATE central.tenants SET plan_id = "
-                        "(SELECT id FROM central.plans WHERE code = 'premium')"
-                    )
-                )
+            on_plan(sync_engine, "premium")
             key = create_key(sync_engine, "tienda", "pos").secret
             listed = await client.get("/api/v1/orders", headers={"Authorization": f"Bearer {key}"})
             assert listed.status_code == 200 and listed.json()["items"], listed.text

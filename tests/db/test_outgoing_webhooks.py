@@ -27,18 +27,9 @@ from tests.conftest import ProvisionedShop
 from tests.db.test_conversation import grocery_cart
 from tests.db.test_dispatcher import GRAPH, Client, accepted, make_due
 from tests.support.conversation import Customer
+from tests.support.plans import on_plan
 
 HOOK = "https://pos.example.com/hooks/chatcentral"
-
-
-def premium(engine: Engine) -> None:
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "UPDATE central.tenants SET plan_id = "
-                "(SELECT id FROM central.plans WHERE code = 'premium') WHERE slug = 'tienda'"
-            )
-        )
 
 
 async def add_endpoint(async_engine: AsyncEngine, settings: Settings) -> str:
@@ -64,7 +55,7 @@ async def test_orders_reach_the_shops_endpoint_signed_retried_and_in_order(
     sync_engine: Engine,
     settings: Settings,
 ) -> None:
-    premium(sync_engine)
+    on_plan(sync_engine, "premium", "tienda")
     secret = await add_endpoint(async_engine, settings)
     respx.post(f"{GRAPH}/1110001/messages").mock(return_value=accepted("wamid.OUT"))
     hook = respx.post(HOOK).mock(
@@ -133,7 +124,7 @@ def test_the_cli_adds_lists_and_removes_endpoints_for_premium_shops_only(
 ) -> None:
     assert main(["tenant", "webhook", "add", "tienda", HOOK]) == 1
     assert "Premium" in capsys.readouterr().err
-    premium(sync_engine)
+    on_plan(sync_engine, "premium", "tienda")
     assert main(["tenant", "webhook", "add", "tienda", "http://pos.example.com/x"]) == 1
     assert "https://" in capsys.readouterr().err
     assert main(["tenant", "webhook", "add", "tienda", HOOK]) == 2  # the secret needs the key

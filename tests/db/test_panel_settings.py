@@ -72,17 +72,13 @@ async def seen_by_the_bot(app: Starlette, number: str, check: Callable[[Shop], b
     raise AssertionError("the change never reached the bot's cached shop")
 
 
-async def signed_in(browser: httpx.AsyncClient, engine: Engine, shop: ProvisionedShop) -> str:
-    return await sign_in(browser, engine, shop.id)
-
-
 # --- the page ------------------------------------------------------------------------------
 
 
 async def test_the_page_shows_hours_zones_and_texts(
     browser: httpx.AsyncClient, shops: dict[str, ProvisionedShop], sync_engine: Engine
 ) -> None:
-    await signed_in(browser, sync_engine, shops["grocery"])
+    await sign_in(browser, sync_engine, shops["grocery"].id)
     page = await browser.get("/panel/settings")
     assert page.status_code == 200
     html = page.text
@@ -103,7 +99,7 @@ async def test_hours_saved_make_the_bot_say_it_is_closed_and_are_audited(
     shops: dict[str, ProvisionedShop],
     sync_engine: Engine,
 ) -> None:
-    csrf = await signed_in(browser, sync_engine, shops["grocery"])
+    csrf = await sign_in(browser, sync_engine, shops["grocery"].id)
     ana = Customer(browser, sync_engine, "1110001")
     await ana.says("hola")  # the bot has the shop cached, open around the clock
     saved = await browser.post("/panel/settings/hours", data={"csrf": csrf, **week_closed_today()})
@@ -144,7 +140,7 @@ async def test_bad_hours_are_refused_in_spanish_and_nothing_is_saved(
     shops: dict[str, ProvisionedShop],
     sync_engine: Engine,
 ) -> None:
-    csrf = await signed_in(browser, sync_engine, shops["grocery"])
+    csrf = await sign_in(browser, sync_engine, shops["grocery"].id)
     before = stored(sync_engine)
     form = {"csrf": csrf, **week_closed_today(), "mon_open": "on", **typed}
     refused = await browser.post("/panel/settings/hours", data=form)
@@ -157,7 +153,7 @@ async def test_bad_hours_are_refused_in_spanish_and_nothing_is_saved(
 async def test_a_holiday_is_added_and_removed(
     browser: httpx.AsyncClient, shops: dict[str, ProvisionedShop], sync_engine: Engine
 ) -> None:
-    csrf = await signed_in(browser, sync_engine, shops["grocery"])
+    csrf = await sign_in(browser, sync_engine, shops["grocery"].id)
     christmas = f"{today().year}-12-25" if today().month < 12 else f"{today().year + 1}-12-25"
     added = await browser.post("/panel/settings/holidays", data={"csrf": csrf, "date": christmas})
     assert added.status_code == 303
@@ -193,7 +189,7 @@ async def test_a_zone_added_is_accepted_at_checkout_and_others_are_not(
     shops: dict[str, ProvisionedShop],
     sync_engine: Engine,
 ) -> None:
-    csrf = await signed_in(browser, sync_engine, shops["grocery"])
+    csrf = await sign_in(browser, sync_engine, shops["grocery"].id)
     added = await browser.post("/panel/settings/zones", data={"csrf": csrf, **ROMA})
     assert added.status_code == 303, added.text
     _, settings = stored(sync_engine)
@@ -228,7 +224,7 @@ async def test_a_zone_added_is_accepted_at_checkout_and_others_are_not(
 async def test_a_zone_is_edited_and_removed_and_bad_ones_refused(
     browser: httpx.AsyncClient, shops: dict[str, ProvisionedShop], sync_engine: Engine
 ) -> None:
-    csrf = await signed_in(browser, sync_engine, shops["grocery"])
+    csrf = await sign_in(browser, sync_engine, shops["grocery"].id)
     await browser.post("/panel/settings/zones", data={"csrf": csrf, **ROMA})
     edited = await browser.post(
         "/panel/settings/zones",
@@ -269,7 +265,7 @@ async def test_a_zone_is_edited_and_removed_and_bad_ones_refused(
 async def test_minimum_order_fee_and_location_are_saved(
     browser: httpx.AsyncClient, shops: dict[str, ProvisionedShop], sync_engine: Engine
 ) -> None:
-    csrf = await signed_in(browser, sync_engine, shops["grocery"])
+    csrf = await sign_in(browser, sync_engine, shops["grocery"].id)
     form = {"minimum_order": "150", "delivery_fee": "30.50", "location": "19.4326, -99.1332"}
     saved = await browser.post("/panel/settings/delivery", data={"csrf": csrf, **form})
     assert saved.status_code == 303
@@ -299,7 +295,7 @@ async def test_a_text_override_is_used_by_the_bot_and_restored(
     shops: dict[str, ProvisionedShop],
     sync_engine: Engine,
 ) -> None:
-    csrf = await signed_in(browser, sync_engine, shops["grocery"])
+    csrf = await sign_in(browser, sync_engine, shops["grocery"].id)
     saved = await browser.post(
         "/panel/settings/texts", data={"csrf": csrf, "key": "welcome", "text": WELCOME}
     )
@@ -329,7 +325,7 @@ async def test_a_text_override_is_used_by_the_bot_and_restored(
 async def test_the_preview_shows_whatsapp_formatting_and_escapes_the_rest(
     browser: httpx.AsyncClient, shops: dict[str, ProvisionedShop], sync_engine: Engine
 ) -> None:
-    csrf = await signed_in(browser, sync_engine, shops["grocery"])
+    csrf = await sign_in(browser, sync_engine, shops["grocery"].id)
     typed = "Hola{name}, *{shop}* _abre_ ~nunca~\n<script>alert(1)</script>"
     form = {"csrf": csrf, "key": "welcome", "text": typed}
     for extra in ({}, {"fragment": "1"}):
@@ -371,7 +367,7 @@ async def test_texts_past_whatsapp_limits_or_with_unknown_placeholders_are_refus
     shops: dict[str, ProvisionedShop],
     sync_engine: Engine,
 ) -> None:
-    csrf = await signed_in(browser, sync_engine, shops["grocery"])
+    csrf = await sign_in(browser, sync_engine, shops["grocery"].id)
     refused = await browser.post(
         "/panel/settings/texts", data={"csrf": csrf, "key": key, "text": typed}
     )
@@ -382,7 +378,7 @@ async def test_texts_past_whatsapp_limits_or_with_unknown_placeholders_are_refus
 async def test_unknown_texts_are_not_found(
     browser: httpx.AsyncClient, shops: dict[str, ProvisionedShop], sync_engine: Engine
 ) -> None:
-    csrf = await signed_in(browser, sync_engine, shops["grocery"])
+    csrf = await sign_in(browser, sync_engine, shops["grocery"].id)
     assert (await browser.get("/panel/settings/texts/staff.help")).status_code == 404
     for path in ("/panel/settings/texts", "/panel/settings/texts/restore"):
         posted = await browser.post(path, data={"csrf": csrf, "key": "bank_details", "text": "x"})
@@ -395,7 +391,7 @@ async def test_unknown_texts_are_not_found(
 async def test_a_shop_changes_only_its_own_settings(
     browser: httpx.AsyncClient, shops: dict[str, ProvisionedShop], sync_engine: Engine
 ) -> None:
-    csrf = await signed_in(browser, sync_engine, shops["water"])
+    csrf = await sign_in(browser, sync_engine, shops["water"].id)
     await browser.post("/panel/settings/zones", data={"csrf": csrf, **ROMA})
     assert stored(sync_engine, "tienda")[1] == {}
     assert stored(sync_engine, "agua")[1]["delivery_zones"][0]["name"] == "Roma"
@@ -422,7 +418,7 @@ async def test_a_post_without_the_csrf_token_is_refused(
     shops: dict[str, ProvisionedShop],
     sync_engine: Engine,
 ) -> None:
-    await signed_in(browser, sync_engine, shops["grocery"])
+    await sign_in(browser, sync_engine, shops["grocery"].id)
     before = stored(sync_engine)
     for csrf in ({}, {"csrf": "not-the-token"}):
         refused = await browser.post(path, data={**form, **csrf})

@@ -16,7 +16,8 @@ from chatcentral import cli
 from chatcentral.panel.stats_chart import long_date
 from tests.conftest import ProvisionedShop
 from tests.support.panel import sign_in
-from tests.support.shop_stats import SCRIPT_NAME, a_week_of_orders, allow_stats, today
+from tests.support.plans import on_plan
+from tests.support.shop_stats import SCRIPT_NAME, a_week_of_orders, today
 
 
 def by_day(html: str) -> dict[str, tuple[str, str]]:
@@ -51,7 +52,7 @@ async def test_a_week_per_day_with_totals_funnel_and_best_sellers(
     browser: httpx.AsyncClient, shops: dict[str, ProvisionedShop], sync_engine: Engine
 ) -> None:
     a_week_of_orders(sync_engine, shops)
-    allow_stats(sync_engine)
+    on_plan(sync_engine, "complete")
     await sign_in(browser, sync_engine, shops["grocery"].id)
     response = await browser.get("/panel/stats")
     assert response.status_code == 200, response.text
@@ -104,7 +105,7 @@ async def test_thirty_days_reach_back_further(
     browser: httpx.AsyncClient, shops: dict[str, ProvisionedShop], sync_engine: Engine
 ) -> None:
     a_week_of_orders(sync_engine, shops)
-    allow_stats(sync_engine)
+    on_plan(sync_engine, "complete")
     await sign_in(browser, sync_engine, shops["grocery"].id)
     html = (await browser.get("/panel/stats", params={"days": "30"})).text
     assert len(bars(html)) == 30 and len(by_day(html)) == 30
@@ -125,7 +126,7 @@ async def test_other_periods_fall_back_to_a_week(
     sync_engine: Engine,
 ) -> None:
     a_week_of_orders(sync_engine, shops)
-    allow_stats(sync_engine)
+    on_plan(sync_engine, "complete")
     await sign_in(browser, sync_engine, shops["grocery"].id)
     response = await browser.get("/panel/stats", params={"days": days})
     assert response.status_code == 200
@@ -137,7 +138,7 @@ async def test_another_shop_counts_only_its_own_and_an_empty_period_says_so(
     browser: httpx.AsyncClient, shops: dict[str, ProvisionedShop], sync_engine: Engine
 ) -> None:
     a_week_of_orders(sync_engine, shops)
-    allow_stats(sync_engine)
+    on_plan(sync_engine, "complete")
     await sign_in(browser, sync_engine, shops["water"].id)
     html = (await browser.get("/panel/stats")).text
     assert '<dd id="total-orders">1</dd>' in html

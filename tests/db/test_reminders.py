@@ -20,6 +20,7 @@ from chatcentral.reminders.job import ReminderJob, describe, remind_shop, run_on
 from chatcentral.tenancy.directory import load_shops
 from tests.conftest import ProvisionedShop
 from tests.support.conversation import Customer
+from tests.support.plans import on_plan
 
 Client = tuple[httpx.AsyncClient, Starlette]
 WATER = "2220002"
@@ -29,13 +30,7 @@ SCHEMA = "tenant_agua"
 @pytest.fixture(autouse=True)
 def on_a_plan_with_reminders(shops: dict[str, ProvisionedShop], sync_engine: Engine) -> None:
     """Reminders are part of Completo and Premium; the test shops start on Básico."""
-    with sync_engine.begin() as conn:
-        conn.execute(
-            text(
-                "UPDATE central.tenants SET plan_id = "
-                "(SELECT id FROM central.plans WHERE code = 'complete')"
-            )
-        )
+    on_plan(sync_engine, "complete")
 
 
 def seed_orders(
@@ -323,13 +318,7 @@ async def test_the_scheduled_job_sends_and_outlives_a_failed_pass(
 async def test_a_shop_on_basico_sends_no_reminders(
     shops: dict[str, ProvisionedShop], sync_engine: Engine, async_engine: AsyncEngine
 ) -> None:
-    with sync_engine.begin() as conn:
-        conn.execute(
-            text(
-                "UPDATE central.tenants SET plan_id = "
-                "(SELECT id FROM central.plans WHERE code = 'basic')"
-            )
-        )
+    on_plan(sync_engine, "basic")
     [water] = [shop for shop in await load_shops(async_engine) if shop.slug == "agua"]
     report = await remind_shop(async_engine, water, datetime.now(UTC), dry_run=True)
     assert not report.enabled

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 from playwright.sync_api import ConsoleMessage, expect
 from sqlalchemy import Engine
 
@@ -19,7 +18,7 @@ from chatcentral.simulator import webhooks
 from chatcentral.simulator.fake_cloud import FakeCloud
 from tests.conftest import ProvisionedShop
 from tests.db.api.conftest import rows
-from tests.support import cloud
+from tests.process.test_e2e import post
 from tests.support.browser import phone_browser, screenshot_dir, sign_in_with_link
 from tests.support.processes import interrupt, start_run
 
@@ -33,8 +32,7 @@ BAD_CSV = (
 
 def customer_says(base: str, message: dict[str, Any]) -> None:
     body = webhooks.one_change("1110001", contacts=[webhooks.contact(CUSTOMER)], messages=[message])
-    raw, headers = cloud.signed(body)
-    assert httpx.post(f"{base}/webhook", content=raw, headers=headers, timeout=10).is_success
+    assert post(base, body).is_success
 
 
 def product_list_with(fake: FakeCloud, row_id: str, timeout: float = 10.0) -> dict[str, Any]:

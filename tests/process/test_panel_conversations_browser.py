@@ -11,13 +11,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 from playwright.sync_api import expect
 from sqlalchemy import Engine
 
 from chatcentral.simulator.fake_cloud import Call, FakeCloud
 from tests.conftest import ProvisionedShop
 from tests.db.api.conftest import rows
+from tests.process.test_e2e import post
 from tests.support import cloud
 from tests.support.browser import phone_browser, screenshot_dir, sign_in_with_link
 from tests.support.processes import interrupt, start_run
@@ -32,8 +32,7 @@ def customer_says(base: str, body: str) -> None:
     envelope = cloud.envelope(
         cloud.change("1110001", contacts=[cloud.contact(ANA, "Ana López")], messages=[message])
     )
-    raw, headers = cloud.signed(envelope)
-    assert httpx.post(f"{base}/webhook", content=raw, headers=headers).status_code == 200
+    assert post(base, envelope).status_code == 200
 
 
 def texts_to_ana(fake: FakeCloud) -> list[str]:

@@ -8,10 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from playwright.sync_api import expect
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
-from chatcentral.models.central import Tenant
 from tests.conftest import ProvisionedShop
+from tests.db.test_panel_settings import stored
 from tests.support.browser import (
     dismissed_dialogs,
     phone_browser,
@@ -21,14 +21,6 @@ from tests.support.browser import (
 from tests.support.processes import interrupt, start_run
 
 GREETING = "¡Hola{name}! Bienvenido a *{shop}* 🍅\n_Pedidos hasta las 7 pm_ <b>sin HTML</b>"
-
-
-def stored(engine: Engine) -> tuple[dict[str, object], dict[str, object]]:
-    with engine.connect() as conn:
-        row = conn.execute(
-            select(Tenant.business_hours, Tenant.settings).where(Tenant.slug == "tienda")
-        ).one()
-    return dict(row.business_hours), dict(row.settings)
 
 
 def test_an_owner_changes_the_hours_and_rewrites_the_greeting_with_a_preview(

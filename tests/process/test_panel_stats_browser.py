@@ -18,8 +18,9 @@ from tests.support.browser import (
     screenshot_dir,
     sign_in_with_link,
 )
+from tests.support.plans import on_plan
 from tests.support.processes import interrupt, start_run
-from tests.support.shop_stats import SCRIPT_NAME, a_week_of_orders, allow_stats
+from tests.support.shop_stats import SCRIPT_NAME, a_week_of_orders
 
 
 def test_the_owner_opens_the_stats_and_sees_a_bar_per_day(
@@ -39,7 +40,7 @@ def test_the_owner_opens_the_stats_and_sees_a_bar_per_day(
             page.wait_for_url(f"{base}/panel/stats")
             expect(page.locator("#locked")).to_contain_text("en el plan Completo")
             page.screenshot(path=shots / "panel-stats-locked.png")
-            allow_stats(sync_engine)
+            on_plan(sync_engine, "complete")
             page.reload()
             chart = page.locator("#chart")
             expect(chart).to_be_visible()

@@ -75,16 +75,6 @@ def left_a_cart(engine: Engine, schema: str, customer: int, at: datetime) -> Non
         )
 
 
-def allow_stats(engine: Engine) -> None:
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "UPDATE central.tenants SET plan_id = "
-                "(SELECT id FROM central.plans WHERE code = 'complete')"
-            )
-        )
-
-
 def a_week_of_orders(engine: Engine, shops: dict[str, ProvisionedShop]) -> None:
     """Orders on several days of the grocery store (one cancelled, one at 23:30 local time,
     which is the next day in UTC, one eight days ago) and a large one of the water company."""

@@ -17,6 +17,7 @@ from starlette.applications import Starlette
 from chatcentral.api.keys import create_key
 from chatcentral.phones import normalize_phone, wa_id_of
 from tests.conftest import ProvisionedShop
+from tests.support.plans import on_plan
 
 BASE = "/api/v1"
 
@@ -62,13 +63,7 @@ async def api(
     """Keys of the grocery store (`api.key`) and of the water company (`api.other_key`)."""
     client, _ = app_client
     # The admin API is a Premium feature.
-    with sync_engine.begin() as conn:
-        conn.execute(
-            text(
-                "UPDATE central.tenants SET plan_id = "
-                "(SELECT id FROM central.plans WHERE code = 'premium')"
-            )
-        )
+    on_plan(sync_engine, "premium")
     grocery = create_key(sync_engine, "tienda", "pos")
     water = create_key(sync_engine, "agua", "erp")
     yield Api(client, grocery.secret, water.secret, sync_engine)

@@ -6,11 +6,12 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from chatcentral.cli import main
 from tests.conftest import ProvisionedShop
 from tests.db.api.conftest import Api, assert_problem, rows
+from tests.support.plans import on_plan
 
 
 def test_the_cli_makes_lists_and_revokes_keys_and_audits_it(
@@ -100,13 +101,7 @@ async def test_401_comes_before_judging_the_request(api: Api) -> None:
 async def test_a_shop_whose_plan_lacks_the_api_gets_403_naming_the_plan(
     api: Api, sync_engine: Engine
 ) -> None:
-    with sync_engine.begin() as conn:
-        conn.execute(
-            text(
-                "UPDATE central.tenants SET plan_id = "
-                "(SELECT id FROM central.plans WHERE code = 'complete') WHERE slug = 'tienda'"
-            )
-        )
+    on_plan(sync_engine, "complete", "tienda")
     problem = assert_problem(await api.get("/orders"), 403)
     assert problem["plan"] == "Premium" and problem["feature"] == "admin_api"
     assert "Premium" in problem["detail"]

@@ -9,23 +9,19 @@ from sqlalchemy import Engine
 from chatcentral.config import Settings
 from tests.conftest import ProvisionedShop
 from tests.db.api.conftest import Api, assert_problem, rows
-from tests.db.test_product_photos import THEIR_PHOTO, other_shops_product
+from tests.db.test_product_photos import THEIR_PHOTO, image_key, other_shops_product
 from tests.support.images import JPEG, png
 from tests.support.s3 import moto_s3, objects, with_bucket
 
 __all__ = ["moto_s3"]  # the fixture, for this module's tests
 
 PHOTO = png()
+SCHEMA = "tenant_tienda"
 
 
 @pytest.fixture
 def settings(settings: Settings, moto_s3: str) -> Settings:
     return with_bucket(settings, moto_s3)
-
-
-def key_of(engine: Engine, product_id: int) -> str | None:
-    [(key,)] = rows(engine, f"SELECT image_key FROM tenant_tienda.products WHERE id = {product_id}")
-    return None if key is None else str(key)
 
 
 async def test_a_photo_is_put_replaced_and_deleted(
@@ -37,7 +33,7 @@ async def test_a_photo_is_put_replaced_and_deleted(
     )
     assert done.status_code == 200, done.text
     assert done.json()["photo"] is True and done.json()["id"] == 1
-    first = key_of(sync_engine, 1)
+    first = image_key(sync_engine, SCHEMA, 1)
     assert first is not None and first.startswith("products/tenant_tienda/1/")
     assert objects(settings) == {first: PHOTO}
 
@@ -45,12 +41,12 @@ async def test_a_photo_is_put_replaced_and_deleted(
         "PUT", "/products/1/photo", content=JPEG, headers={"Content-Type": "image/jpeg"}
     )
     assert again.status_code == 200, again.text
-    second = key_of(sync_engine, 1)
+    second = image_key(sync_engine, SCHEMA, 1)
     assert second != first and objects(settings) == {str(second): JPEG}
 
     gone = await api.request("DELETE", "/products/1/photo")
     assert gone.status_code == 200 and gone.json()["photo"] is False
-    assert key_of(sync_engine, 1) is None and objects(settings) == {}
+    assert image_key(sync_engine, SCHEMA, 1) is None and objects(settings) == {}
     # Deleting what is not there is no error.
     assert (await api.request("DELETE", "/products/1/photo")).status_code == 200
 
@@ -78,7 +74,7 @@ async def test_a_body_that_is_not_a_photo_is_422_and_nothing_stored(
     )
     problem = assert_problem(response, 422)
     assert problem["errors"][0]["loc"] == ["body"] and problem["errors"][0]["type"] == "photo"
-    assert key_of(sync_engine, 1) is None and objects(settings) == {}
+    assert image_key(sync_engine, SCHEMA, 1) is None and objects(settings) == {}
 
 
 async def test_a_photo_over_5_mb_is_413(
@@ -89,7 +85,7 @@ async def test_a_photo_over_5_mb_is_413(
         "PUT", "/products/1/photo", content=big, headers={"Content-Type": "image/png"}
     )
     assert_problem(response, 413)
-    assert key_of(sync_engine, 1) is None and objects(settings) == {}
+    assert image_key(sync_engine, SCHEMA, 1) is None and objects(settings) == {}
 
 
 async def test_another_shops_product_is_404(
