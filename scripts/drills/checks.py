@@ -12,6 +12,7 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from chatcentral.simulator.fake_cloud import FakeCloud
 from drills.audit import Audit
 from drills.bench import Row
 from drills.customers import Customer, Shop
@@ -21,13 +22,23 @@ from drills.harness import AppProcess, Meta
 # after this long in all.
 STALL_S = 30.0
 DRAIN_LIMIT_S = 180.0
+# A reply's mark-read leaves once the reply is recorded, so it may still be out when the
+# outbox is empty: the fake Cloud API must see no call for this long (at most SETTLE_LIMIT_S,
+# the dispatcher's tries of a mark-read with their pauses) before its calls are counted.
+QUIET_S = 1.0
+SETTLE_LIMIT_S = 25.0
 
 
-async def drain(engine: AsyncEngine, shops: list[Shop], row: Row | None = None) -> bool:
-    """Wait until no outbox row of these shops is pending; False when due rows stay unsent
-    for STALL_S (nothing is sending them) or after DRAIN_LIMIT_S."""
+async def drain(
+    engine: AsyncEngine, shops: list[Shop], fake: FakeCloud, row: Row | None = None
+) -> bool:
+    """Wait until no outbox row of these shops is pending and the mark-reads that follow
+    the last replies are made; False when due rows stay unsent for STALL_S (nothing is
+    sending them) or after DRAIN_LIMIT_S."""
     started = time.monotonic()
     drained = await _wait_drained(engine, shops)
+    if drained:
+        await _settle(fake)
     if row is not None:
         took = time.monotonic() - started
         if drained:
@@ -36,6 +47,15 @@ async def drain(engine: AsyncEngine, shops: list[Shop], row: Row | None = None) 
             row.notes.append(f"outbox still not drained {took:.0f} s after the last webhook")
             row.notes.append(await _why_pending(engine, shops))
     return drained
+
+
+async def _settle(fake: FakeCloud) -> None:
+    started = time.monotonic()
+    seen, since = len(fake.calls()), time.monotonic()
+    while time.monotonic() - since < QUIET_S and time.monotonic() - started < SETTLE_LIMIT_S:
+        await asyncio.sleep(0.1)
+        if (now := len(fake.calls())) != seen:
+            seen, since = now, time.monotonic()
 
 
 async def _why_pending(engine: AsyncEngine, shops: list[Shop]) -> str:
@@ -122,9 +142,16 @@ def fine(status: int) -> bool:
 
 
 def conversation_checks(
-    row: Row, result: Audit, customers: list[Customer], meta: Meta, *, repeats_allowed: int = 0
+    row: Row,
+    result: Audit,
+    customers: list[Customer],
+    meta: Meta,
+    *,
+    repeats_allowed: int = 0,
+    mark_reads_lost_allowed: int = 0,
 ) -> None:
-    """What every conversation drill promises, whatever its fault."""
+    """What every conversation drill promises, whatever its fault. A mark-read leaves after
+    its reply is recorded: a kill in between loses it (grey ticks), never repeats the reply."""
     tally = meta.tally
     row.messages = result.messages
     row.duplicates = tally.posts - result.messages
@@ -153,10 +180,14 @@ def conversation_checks(
         result.replies_sent == result.replies_expected,
         f"replies: {result.replies_sent} of {result.replies_expected} accepted",
     )
+    lost = result.mark_reads_expected - result.mark_reads_sent
     row.expect(
-        result.mark_reads_sent == result.mark_reads_expected,
-        f"mark-reads: {result.mark_reads_sent} of {result.mark_reads_expected} accepted",
+        0 <= lost <= mark_reads_lost_allowed,
+        f"mark-reads: {result.mark_reads_sent} of {result.mark_reads_expected} accepted "
+        f"(at most {mark_reads_lost_allowed} may be lost)",
     )
+    if lost:
+        row.notes.append(f"{lost} mark-reads lost (allowed: {mark_reads_lost_allowed})")
     row.expect(result.out_of_order == 0, f"{result.out_of_order} replies out of order")
     row.expect(
         result.repeats <= repeats_allowed,

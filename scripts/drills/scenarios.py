@@ -50,7 +50,7 @@ async def duplicates(bench: Bench) -> Row:
         customers = _customers(bench, row.drill, shops)
         load = _load(bench, run.meta, rate=0.2)
         await run_customers(customers, load)
-        await drain(bench.engine, shops, row)
+        await drain(bench.engine, shops, run.fake, row)
         result = await audit(bench.engine, shops, customers, run.fake.calls())
     conversation_checks(row, result, customers, run.meta)
     row.notes.append(f"{load.copies} extra copies of acknowledged webhooks")
@@ -81,7 +81,7 @@ async def graph_faults(bench: Bench) -> Row:
 
         await _with_fault(run_customers(customers, load), faults())
         fake.fail_fraction(0)
-        await drain(bench.engine, shops, row)
+        await drain(bench.engine, shops, fake, row)
         calls = fake.calls()
         result = await audit(bench.engine, shops, customers, calls)
     numbers = [shop.phone_number_id for shop in shops]
@@ -125,11 +125,13 @@ async def kill9(bench: Bench) -> Row:
             await asyncio.to_thread(app.start)
 
         await _with_fault(run_customers(customers, load), fault())
-        await drain(bench.engine, shops, row)
+        await drain(bench.engine, shops, fake, row)
         calls = fake.calls()
         result = await audit(bench.engine, shops, customers, calls)
     bound = in_flight(calls, numbers, moment["kill"], moment["kill"], RECORD_GRACE_S)
-    conversation_checks(row, result, customers, run.meta, repeats_allowed=bound)
+    conversation_checks(
+        row, result, customers, run.meta, repeats_allowed=bound, mark_reads_lost_allowed=bound
+    )
     row.repeats_why = (
         f"Graph API calls in flight at the kill (answered < {RECORD_GRACE_S} s before)"
     )
@@ -164,7 +166,7 @@ async def db_outage(bench: Bench) -> Row:
             window["up"] = time.monotonic()
 
         await _with_fault(run_customers(customers, load), fault())
-        drained = await drain(bench.engine, shops, row)
+        drained = await drain(bench.engine, shops, fake, row)
         calls = fake.calls()
         result = await audit(bench.engine, shops, customers, calls)
         ready_after = await http_status(app, "/readyz")
@@ -216,7 +218,7 @@ async def fuzz(bench: Bench) -> Row:
         ready = await http_status(app, "/readyz")
         probe = Customer(row.drill, 0, probe_shop, [Step(text="hola")], buyer=False)
         await run_customers([probe], _load(bench, meta))
-        await drain(bench.engine, [probe_shop])
+        await drain(bench.engine, [probe_shop], run.fake)
         result = await audit(bench.engine, [probe_shop], [probe], run.fake.calls())
         alive = app.alive()
     row.messages = len(bodies)

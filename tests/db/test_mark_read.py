@@ -88,6 +88,27 @@ async def test_the_mark_read_follows_its_reply(
 
 
 @respx.mock
+async def test_the_reply_is_recorded_before_its_mark_read_is_sent(
+    app_client: Client,
+    shops: dict[str, ProvisionedShop],
+    dispatcher: Dispatcher,
+    sync_engine: Engine,
+) -> None:
+    # A crash between the two calls must lose the mark-read, never send the reply again.
+    seen_at_mark_read: list[list[str]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if json.loads(request.content).get("status") == "read":
+            seen_at_mark_read.append([row.status for row in queued(sync_engine)])
+        return accepted("wamid.OUT")
+
+    respx.post(f"{GRAPH}/1110001/messages").mock(side_effect=answer)
+    await post(app_client[0], cloud.message_from("1110001", "525512345678", "hola"))
+    assert await dispatcher.dispatch_once() == 1
+    assert seen_at_mark_read == [["sent"]]
+
+
+@respx.mock
 async def test_a_lost_mark_read_is_given_up_and_the_reply_stays_sent(
     app_client: Client,
     shops: dict[str, ProvisionedShop],

@@ -293,13 +293,19 @@ class Dispatcher:
             while (late := self._pacer.admit(row.phone_number_id, row.mps)) > 0:  # noqa: ASYNC110
                 await asyncio.sleep(late)
         result = await self._send(row)
-        if result.failure is None and row.mark_read_wamid is not None:
-            # Right after its reply, before the reply is recorded: a crash in between sends
-            # both again rather than losing the mark-read, and an empty outbox means every
-            # mark-read was made. Its failure never touches the reply's outcome.
-            await self._mark_read(row, row.mark_read_wamid)
         outcome = self._decide(row, result)
         await self._watch(row, result.failure)
+        await self._record_outcome(row, outcome, lease_ends)
+        if result.failure is None and row.mark_read_wamid is not None:
+            # Only once its reply is recorded: a crash in between loses a mark-read (grey
+            # ticks), never sends the reply twice. The customer's next reply, due now,
+            # need not wait for it. Its failure never touches the reply's outcome.
+            self._wake.set()
+            await self._mark_read(row, row.mark_read_wamid)
+
+    async def _record_outcome(self, row: Claimed, outcome: Outcome, lease_ends: float) -> None:
+        """Record a send's outcome, retried while the database is away (recording it late
+        beats sending it twice) until the row's lease would end; never raises."""
         if outcome.failure is None:
             try:
                 if not await self._accepted.record(row, outcome.wamid):
