@@ -462,7 +462,8 @@ def table(
     ceiling = min(pg_tps, web_rps)
     lines = [
         "| run | ack msg/s | ack p50 / p95 / p99 ms | inbound → reply p50 / p99 ms "
-        "| outbox drain after last ack (last reply out) | CPU ms/msg: server (+ worker) / PostgreSQL / load gen "
+        "| outbox drain after last ack (last reply out) "
+        "| CPU ms/msg: server (+ worker) / PostgreSQL / load gen "
         "| ratio to the lower ceiling |",
         "|---|---|---|---|---|---|---|",
     ]

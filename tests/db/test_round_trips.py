@@ -13,12 +13,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import respx
 from psycopg import pq
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from chatcentral.outbox.dispatcher import Dispatcher
 from tests.conftest import ProvisionedShop
-from tests.db.test_dispatcher import Client, post
+from tests.db.test_dispatcher import GRAPH, Client, accepted, post
 from tests.support import cloud
 
 
@@ -183,3 +185,24 @@ async def test_looking_up_a_shop_keeps_the_connections_prepared_statements(
     sent = trace.sent()
     assert "central.tenants" in sent
     assert "ROLLBACK" not in sent and "DEALLOCATE" not in sent
+
+
+@respx.mock
+async def test_a_claim_is_one_round_trip(
+    app_client: Client,
+    shops: dict[str, ProvisionedShop],
+    dispatcher: Dispatcher,
+    async_engine: AsyncEngine,
+    tmp_path: Path,
+) -> None:
+    """Between a reply's commit and its send, every round trip is a turn of a busy event
+    loop: the claim is one statement in autocommit, no BEGIN or COMMIT of its own."""
+    client, _ = app_client
+    respx.post(f"{GRAPH}/1110001/messages").mock(return_value=accepted("wamid.OUT"))
+    await post(client, cloud.message_from("1110001", "525512345678", "hola", id="w.1"))
+    with traced(async_engine, tmp_path) as trace:
+        assert await dispatcher.dispatch_once() == 1
+    sent = trace.sent()
+    # The claim; then the accepted send recorded: BEGIN, its statement, COMMIT.
+    assert trace.round_trips() == 4, sent
+    assert sent.count("BEGIN") == 1, sent
