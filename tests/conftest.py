@@ -27,10 +27,11 @@ from chatcentral.db.engine import make_engine, make_sync_engine
 from chatcentral.db.migrations import upgrade_central
 from chatcentral.simulator.fake_cloud import FakeCloud
 from tests.support.dbproxy import DatabaseProxy
+from tests.support.respx_graph import GraphMocker
 
-# The Graph client's transport is aiohttp's (under httpx's API): respx must intercept at the
-# httpx client, not inside httpcore's pool, which that transport never uses.
-respx.mocks.DEFAULT_MOCKER = respx.mocks.HTTPXMocker.name
+# respx intercepts at each httpx client (their transport is aiohttp's, not httpcore's
+# pool) and at the Graph client's own sends on aiohttp (tests/support/respx_graph.py).
+respx.mocks.DEFAULT_MOCKER = GraphMocker.name
 # ... and so it sees the tests' own clients of the app (http://test, over ASGI): let them by.
 respx.mock.route(host="test").pass_through()
 

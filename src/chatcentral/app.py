@@ -13,7 +13,6 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -105,7 +104,6 @@ def create_app(
     engine: AsyncEngine | None = None,
     *,
     dispatcher: bool | None = None,
-    graph_transport: httpx.AsyncBaseTransport | None = None,
     clock: Clock = utc_now,
     settle_heap: bool = False,
 ) -> Starlette:
@@ -119,9 +117,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with services(
-            settings, engine, dispatcher=dispatcher, graph_transport=graph_transport, clock=clock
-        ) as running:
+        async with services(settings, engine, dispatcher=dispatcher, clock=clock) as running:
             app.state.engine = running.engine
             app.state.directory = running.directory
             app.state.processor = running.processor

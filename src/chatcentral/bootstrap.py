@@ -13,7 +13,6 @@ import resource
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chatcentral import heap
@@ -91,7 +90,6 @@ async def services(
     engine: AsyncEngine | None = None,
     *,
     dispatcher: bool = True,
-    graph_transport: httpx.AsyncBaseTransport | None = None,
     clock: Clock = utc_now,
 ) -> AsyncIterator[Services]:
     """Build and start everything; stop and close it on the way out. Without an engine,
@@ -112,7 +110,6 @@ async def services(
     graph = GraphClient(
         settings.whatsapp_api_base_url,
         settings.whatsapp_api_version,
-        transport=graph_transport,
         connections=sends,  # a reply, then its mark-read, one after the other on a slot
     )
     media_store = make_store(settings)

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+import respx
 from sqlalchemy import Engine, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -63,14 +64,17 @@ def debug_logs(settings: Settings) -> Iterator[io.StringIO]:
         logging.getLogger(name).setLevel(level)
 
 
-def sends(graph: list[httpx.Request]) -> httpx.MockTransport:
+def sends(graph: list[httpx.Request]) -> respx.Route:
+    """Accept every Graph API send (under an active respx mock), keeping each request."""
+
     def answer(request: httpx.Request) -> httpx.Response:
         graph.append(request)
         return accepted(f"wamid.OUT{len(graph)}")
 
-    return httpx.MockTransport(answer)
+    return respx.post(url__regex=r"/messages$").mock(side_effect=answer)
 
 
+@respx.mock
 async def test_a_whole_order_logs_context_and_never_a_secret_or_what_the_customer_wrote(
     settings: Settings,
     async_engine: AsyncEngine,
@@ -79,7 +83,9 @@ async def test_a_whole_order_logs_context_and_never_a_secret_or_what_the_custome
     debug_logs: io.StringIO,
 ) -> None:
     graph: list[httpx.Request] = []
-    app = create_app(settings, engine=async_engine, dispatcher=True, graph_transport=sends(graph))
+    sends(graph)
+    respx.route(host="127.0.0.1").pass_through()  # the panel, below
+    app = create_app(settings, engine=async_engine, dispatcher=True)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:

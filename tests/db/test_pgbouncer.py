@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+import respx
 from sqlalchemy import Engine, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -83,6 +84,7 @@ def applications_through(bouncer: Bouncer) -> set[str]:
     return {str(client["application_name"]) for client in console(bouncer, "SHOW CLIENTS")}
 
 
+@respx.mock
 async def test_an_order_from_hola_to_placed_and_sent_through_pgbouncer(
     bounced: Settings,
     bounced_engine: AsyncEngine,
@@ -97,7 +99,8 @@ async def test_an_order_from_hola_to_placed_and_sent_through_pgbouncer(
     before = transactions_through(pgbouncer, db_url)
 
     graph: list[httpx.Request] = []
-    app = create_app(bounced, engine=bounced_engine, dispatcher=True, graph_transport=sends(graph))
+    sends(graph)
+    app = create_app(bounced, engine=bounced_engine, dispatcher=True)
     async with app.router.lifespan_context(app):
         listener = app.state.listener
         # LISTEN on the direct URL: through transaction pooling it would never hear a thing.

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+import respx
 from sqlalchemy import Engine, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
@@ -157,6 +158,7 @@ def test_a_bad_period_exits_non_zero_with_one_line(
     assert "is not a period like 180d" in err
 
 
+@respx.mock
 async def test_the_worker_erases_old_bodies_when_retention_is_configured(
     settings: Settings,
     async_engine: AsyncEngine,
@@ -164,7 +166,7 @@ async def test_the_worker_erases_old_bodies_when_retention_is_configured(
     sync_engine: Engine,
 ) -> None:
     keep_180 = settings.model_copy(update={"chatcentral_retention_days": 180})
-    graph = httpx.MockTransport(lambda request: accepted("wamid.OUT"))
+    respx.post(url__regex=r"/messages$").mock(return_value=accepted("wamid.OUT"))
     app = create_app(settings, engine=async_engine, dispatcher=False)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -173,7 +175,7 @@ async def test_the_worker_erases_old_bodies_when_retention_is_configured(
     before_orders = orders(sync_engine)
 
     # A sending process with CHATCENTRAL_RETENTION_DAYS set runs the pass at start.
-    worker = create_app(keep_180, engine=async_engine, dispatcher=True, graph_transport=graph)
+    worker = create_app(keep_180, engine=async_engine, dispatcher=True)
     async with worker.router.lifespan_context(worker):
 
         def luis_alone_kept() -> bool:

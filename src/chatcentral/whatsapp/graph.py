@@ -3,14 +3,20 @@ and the media calls a relayed photo needs (GET /{media_id}, its URL, POST …/me
 
 Every failure is classified once, here, into what the dispatcher should do with it:
 retry later, back off for this recipient only, or give up and alert.
+
+Sends go straight to aiohttp (two per reply: measured, httpx's client and models around
+each call cost as much as aiohttp's own work, 6 % of the server's CPU under `make bench`);
+the media calls, rare, use httpx's API on the same aiohttp session.
 """
 
 from __future__ import annotations
 
 import enum
+import json
 from dataclasses import dataclass
 from typing import IO, Any
 
+import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
@@ -66,26 +72,6 @@ def classify(http_status: int, body: Any) -> SendFailure:
     return SendFailure(verdict=verdict, reason=reason, code=code, http_status=http_status)
 
 
-class _NoCookies(httpx.Cookies):
-    """The Graph API sets no cookie we want; httpx would parse every answer's headers for
-    them through `http.cookiejar` (a sixth of a send's CPU)."""
-
-    def extract_cookies(self, response: httpx.Response) -> None:
-        return None
-
-
-class _CookielessClient(httpx.AsyncClient):
-    _no_cookies = _NoCookies()
-
-    @property
-    def cookies(self) -> httpx.Cookies:
-        return self._no_cookies
-
-    @cookies.setter
-    def cookies(self, cookies: object) -> None:
-        raise TypeError("the Graph API client keeps no cookies")
-
-
 class GraphClient:
     """Async Graph API client sharing one connection pool across tenants."""
 
@@ -95,62 +81,76 @@ class GraphClient:
         version: str,
         *,
         timeout: float = 15.0,
-        transport: httpx.AsyncBaseTransport | None = None,
         connections: int = 64,
     ) -> None:
         self._prefix = f"{base_url.rstrip('/')}/{version}"
-        # One client for every shop: as many keep-alive connections as calls in flight, so
-        # a steady stream of sends never pays a new TCP/TLS handshake. httpx's API on
-        # aiohttp's connections: httpx's own pool and HTTP/1.1 stack cost 1.8-2.1 ms of CPU
-        # per call at 32 in flight, the aiohttp transport 0.37 (docs/BENCHMARKS.md).
-        limits = httpx.Limits(
-            max_connections=connections,
-            max_keepalive_connections=connections,
-            keepalive_expiry=60.0,
+        # One aiohttp session for every shop: as many keep-alive connections as calls in
+        # flight, so a steady stream of sends never pays a new TCP/TLS handshake. Sends go
+        # to it directly (two per reply: httpx's client and its models around each call
+        # cost more than aiohttp's own work); the media calls go through httpx's API on
+        # the same connections.
+        self._connections = connections
+        self._session: aiohttp.ClientSession | None = None
+        self._timeouts = aiohttp.ClientTimeout(sock_connect=5.0, sock_read=timeout, connect=timeout)
+        self._urls: dict[str, str] = {}
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout, connect=5.0),
+            transport=AiohttpTransport(client=self._aiohttp),
         )
-        self._urls: dict[str, httpx.URL] = {}
-        timeouts = httpx.Timeout(timeout, connect=5.0)
-        self._extensions = {"timeout": timeouts.as_dict()}
-        self._client = _CookielessClient(
-            timeout=timeouts,
-            limits=limits,
-            transport=transport or AiohttpTransport(limits=limits),
-        )
+
+    def _aiohttp(self) -> aiohttp.ClientSession:
+        """The session, made on first use (inside the event loop it belongs to)."""
+        if self._session is None:
+            connector = aiohttp.TCPConnector(
+                limit=self._connections, keepalive_timeout=60.0, ssl=httpx.create_ssl_context()
+            )
+            # Meta sets no cookie we want: none kept, none parsed.
+            self._session = aiohttp.ClientSession(
+                connector=connector, cookie_jar=aiohttp.DummyCookieJar()
+            )
+        return self._session
 
     async def send(self, phone_number_id: str, token: str, body: dict[str, Any]) -> SendResult:
         """POST one message (or mark-read) body; never raises for HTTP or network trouble."""
-        # Built here rather than by `post()`: two of these per reply, and the client's
-        # merging of its defaults, cookies and URL into each cost more than the call.
-        request = httpx.Request(
-            "POST",
-            self._messages_url(phone_number_id),
-            json=body,
-            headers={"Authorization": f"Bearer {token}"},
-            extensions=self._extensions,
-        )
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         try:
-            response = await self._client.send(request)
-        except httpx.TimeoutException:
+            status, answer = await self._exchange(
+                self._messages_url(phone_number_id), headers, content
+            )
+        except TimeoutError:
             return SendResult(failure=SendFailure(Verdict.RETRY, "timeout"))
-        except httpx.TransportError as exc:
-            return SendResult(failure=SendFailure(Verdict.RETRY, f"network: {type(exc).__name__}"))
+        except ConnectionError as exc:
+            return SendResult(failure=SendFailure(Verdict.RETRY, f"network: {exc}"))
         try:
-            payload = response.json()
+            payload = json.loads(answer)
         except ValueError:
             payload = None
-        if response.is_success:
+        if 200 <= status < 300:
             return SendResult(wamid=_wamid(payload))
-        return SendResult(failure=classify(response.status_code, payload))
+        return SendResult(failure=classify(status, payload))
 
-    def _messages_url(self, phone_number_id: str) -> httpx.URL:
+    async def _exchange(
+        self, url: str, headers: dict[str, str], content: bytes
+    ) -> tuple[int, bytes]:
+        """One POST: the answer's status and body. Raises TimeoutError when no answer came
+        in time, ConnectionError (named for aiohttp's error) for any other network trouble.
+        The seam the tests' respx routes reach (`tests/support/respx_graph.py`)."""
+        try:
+            async with self._aiohttp().post(
+                url, data=content, headers=headers, timeout=self._timeouts, allow_redirects=False
+            ) as response:
+                return response.status, await response.read()
+        except TimeoutError:
+            raise
+        except aiohttp.ClientError as exc:
+            raise ConnectionError(type(exc).__name__) from exc
+
+    def _messages_url(self, phone_number_id: str) -> str:
         url = self._urls.get(phone_number_id)
-        if url is None:  # parsed once per number: the shops of this process
-            url = self._urls[phone_number_id] = httpx.URL(
-                f"{self._prefix}/{phone_number_id}/messages"
-            )
+        if url is None:  # made once per number: the shops of this process
+            url = self._urls[phone_number_id] = f"{self._prefix}/{phone_number_id}/messages"
         return url
-
-    # --- media: GET /{media_id} → url → bytes, POST /{phone_number_id}/media ------------
 
     async def media_url(self, media_id: str, token: str) -> tuple[str, str | None]:
         """Where a media id's bytes are (a URL valid a few minutes) and their MIME type.
@@ -235,7 +235,9 @@ class GraphClient:
             raise MediaFailure(SendFailure(Verdict.RETRY, "media answer is not JSON")) from None
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._client.aclose()  # closes the aiohttp session too, when it made one
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
 
 
 class MediaFailure(Exception):
