@@ -187,7 +187,7 @@ def conversation_checks(
         f"(at most {mark_reads_lost_allowed} may be lost)",
     )
     if lost:
-        row.notes.append(f"{lost} mark-reads lost (allowed: {mark_reads_lost_allowed})")
+        row.notes.append(f"mark-reads lost: {lost} (allowed: {mark_reads_lost_allowed})")
     row.expect(result.out_of_order == 0, f"{result.out_of_order} replies out of order")
     row.expect(
         result.repeats <= repeats_allowed,
