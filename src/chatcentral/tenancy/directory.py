@@ -54,13 +54,19 @@ class TenantDirectory:
         *,
         ttl: float = 30.0,
         negative_ttl: float = 5.0,
+        capacity: int = 20_000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._engine = engine
         self._ttl = ttl
         self._negative_ttl = negative_ttl
+        self._capacity = capacity
         self._clock = clock
         self._by_number: dict[str, tuple[float, Shop | None]] = {}
+
+    def __len__(self) -> int:
+        """Numbers cached, known and unknown (expired ones until the next sweep)."""
+        return len(self._by_number)
 
     async def by_phone_number_id(self, phone_number_id: str) -> Shop | None:
         """The shop for this number (active or not), or None when no shop has it."""
@@ -70,8 +76,17 @@ class TenantDirectory:
             return cached[1]
         shop = await self._load(Tenant.phone_number_id == phone_number_id)
         expires = now + (self._ttl if shop is not None else self._negative_ttl)
+        if len(self._by_number) >= self._capacity:
+            self._sweep(now)
         self._by_number[phone_number_id] = (expires, shop)
         return shop
+
+    def _sweep(self, now: float) -> None:
+        """Drop expired entries; everything if that is not enough. Unknown numbers are
+        cached too, so without this a stream of made-up numbers would grow it for good."""
+        self._by_number = {n: e for n, e in self._by_number.items() if e[0] > now}
+        if len(self._by_number) >= self._capacity:
+            self._by_number.clear()
 
     def invalidate(self, phone_number_id: str = "") -> None:
         """Forget one number, or everything when called with an empty string."""
