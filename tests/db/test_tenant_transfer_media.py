@@ -6,6 +6,7 @@ and the transfer functions against a real PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import tarfile
 from pathlib import Path
@@ -114,6 +115,12 @@ async def test_receipts_and_photos_in_s3_go_with_delete_and_come_back_with_impor
     )
     assert receipt.startswith("tenant_tienda/") and photo.startswith("products/tenant_tienda/")
     assert set(objects(s3)) == {receipt, photo}
+    # A download cut off between storing its file and recording it: no row names it. And a
+    # neighbour whose keys merely start the same way.
+    store = make_store(s3)
+    stray, neighbour = "tenant_tienda/2026/11/cut-off.jpg", "tenant_tiendas/kept.jpg"
+    for key in (stray, neighbour):
+        await store.put(key, io.BytesIO(key.encode()), "image/jpeg")
     use_env(
         monkeypatch,
         CHATCENTRAL_S3_BUCKET=s3.chatcentral_s3_bucket or "",
@@ -134,8 +141,10 @@ async def test_receipts_and_photos_in_s3_go_with_delete_and_come_back_with_impor
     kept = tmp_path / "kept.tar.gz"
     argv = ("tenant", "delete", "tienda", "--confirm", "tienda", "--export-to", kept)
     assert await asyncio.to_thread(cli, *argv) == 0
-    assert "deleted tenant tienda and 2 file(s) from the media store" in capsys.readouterr().out
-    assert objects(s3) == {}  # no receipt kept forever for a shop that is gone
+    said = capsys.readouterr().out
+    assert "deleted tenant tienda and 3 file(s) from the media store (1 never recorded)" in said
+    # No receipt kept forever for a shop that is gone, recorded or not.
+    assert objects(s3) == {neighbour: neighbour.encode()}
     with sync_engine.connect() as conn:
         files = conn.execute(
             text(
@@ -143,11 +152,11 @@ async def test_receipts_and_photos_in_s3_go_with_delete_and_come_back_with_impor
                 "WHERE action = 'tenant.delete'"
             )
         ).scalar_one()
-    assert files == "2"
+    assert files == "3"
 
     assert await asyncio.to_thread(cli, "tenant", "import", kept) == 0
     assert "rows, 2 file(s)" in capsys.readouterr().out
-    assert objects(s3) == {receipt: RECEIPT, photo: PHOTO}
+    assert objects(s3) == {receipt: RECEIPT, photo: PHOTO, neighbour: neighbour.encode()}
     assert media_keys(sync_engine, "tenant_tienda") == [receipt, photo]
     get_settings.cache_clear()
 

@@ -45,6 +45,10 @@ class Store(Protocol):
         """Whether there is an object under `key`, without reading it."""
         ...
 
+    async def keys(self, prefix: str) -> list[str]:
+        """Every key that starts with `prefix` (a folder, ending in `/`), sorted."""
+        ...
+
     def url(self, key: str, *, mime: str, expires_s: int, filename: str | None = None) -> str:
         """A GET link to the object that stops working after `expires_s` seconds."""
         ...
@@ -97,6 +101,14 @@ class S3Store:
             return True
 
         return await asyncio.to_thread(head)
+
+    async def keys(self, prefix: str) -> list[str]:
+        def listed() -> list[str]:
+            pages = self._client.get_paginator("list_objects_v2")
+            found = pages.paginate(Bucket=self.bucket, Prefix=prefix)
+            return sorted(item["Key"] for page in found for item in page.get("Contents", []))
+
+        return await asyncio.to_thread(listed)
 
     def url(self, key: str, *, mime: str, expires_s: int, filename: str | None = None) -> str:
         # Signed locally: no request to S3 is made here.
@@ -164,6 +176,18 @@ class LocalStore:
 
     async def exists(self, key: str) -> bool:
         return await asyncio.to_thread(self.path(key).is_file)
+
+    async def keys(self, prefix: str) -> list[str]:
+        def listed() -> list[str]:
+            folder = self.path(prefix.rstrip("/"))
+            if not folder.is_dir():
+                return []
+            root = self.root.resolve()
+            return sorted(
+                path.relative_to(root).as_posix() for path in folder.rglob("*") if path.is_file()
+            )
+
+        return await asyncio.to_thread(listed)
 
     def url(self, key: str, *, mime: str, expires_s: int, filename: str | None = None) -> str:
         if self._signer is None:

@@ -183,9 +183,10 @@ def _cmd_delete(
             )
         except TransferError as exc:
             raise error(str(exc)) from None
+    strays = f" ({done.unrecorded_removed} never recorded)" if done.unrecorded_removed else ""
     print(
-        f"deleted tenant {done.slug} and {done.files_removed} file(s) from the media store; "
-        f"its export is {done.export} (sha256 {done.sha256})"
+        f"deleted tenant {done.slug} and {done.files_removed} file(s) from the media store"
+        f"{strays}; its export is {done.export} (sha256 {done.sha256})"
     )
     _missing(done.manifest)
     return 0

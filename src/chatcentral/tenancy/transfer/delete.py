@@ -9,8 +9,9 @@ rows lose the foreign key (`tenant_id` NULL) and keep the slug in their details.
 The shop's files in the media store (the receipts its customers sent, its product
 photos) are deleted too, once every row is gone within the transaction and just before
 it commits: a failure until then leaves the shop as it was, and files deleted before a
-failure are in the export. Only objects the rows name are known; one stored but never
-named (a download interrupted between its put and its row) is not found here.
+failure are in the export. So are the objects under the shop's keys that no row names
+(a download interrupted between its put and its row): not in the export, since nothing
+refers to them, but no customer's file outlives the shop.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from chatcentral.tenancy.registry import announce_change
 from chatcentral.tenancy.transfer.archive import ExportReader, Manifest, TransferError
 from chatcentral.tenancy.transfer.catalog import driver_of, tables_in_order
 from chatcentral.tenancy.transfer.export import find_shop, write_export
-from chatcentral.tenancy.transfer.media import remove
+from chatcentral.tenancy.transfer.media import remove, unrecorded
 
 # A shop in the middle of a long transaction is not worth waiting for indefinitely.
 LOCK_TIMEOUT = "10s"
@@ -42,6 +43,7 @@ class Deleted:
     sha256: str
     manifest: Manifest
     files_removed: int
+    unrecorded_removed: int  # of them, objects under the shop's keys that no row named
 
 
 def delete_tenant(
@@ -81,6 +83,11 @@ def delete_tenant(
             params,
         )
         conn.execute(text("DELETE FROM central.tenants WHERE id = :id"), params)
+        named = [part.key for part in manifest.media]
+        try:
+            strays = unrecorded(store, shop.schema, named)
+        except TransferError as exc:
+            raise TransferError(f"{exc}: tenant {slug} is not deleted") from None
         conn.execute(
             insert(AuditLog).values(
                 tenant_id=None,
@@ -93,18 +100,24 @@ def delete_tenant(
                     "sha256": digest,
                     "rows": sum(part.rows for part in manifest.tables),
                     "pending_outbox_dropped": manifest.pending_outbox_left,
-                    "files_removed": len(manifest.media),
+                    "files_removed": len(named) + len(strays),
+                    "unrecorded_files_removed": len(strays),
                 },
             )
         )
         try:
-            removed = remove(store, [part.key for part in manifest.media])
+            removed = remove(store, named + strays)
         except TransferError as exc:
             raise TransferError(
                 f"{exc}: tenant {slug} is not deleted (its files removed so far are in {export_to})"
             ) from None
     return Deleted(
-        slug=slug, export=export_to, sha256=digest, manifest=manifest, files_removed=removed
+        slug=slug,
+        export=export_to,
+        sha256=digest,
+        manifest=manifest,
+        files_removed=removed,
+        unrecorded_removed=len(strays),
     )
 
 

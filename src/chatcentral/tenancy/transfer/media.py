@@ -162,6 +162,21 @@ def put_media(store: Store, export: ExportReader, old: str, new: str, written: l
     asyncio.run(put())
 
 
+def unrecorded(store: Store, schema: str, named: list[str]) -> list[str]:
+    """The shop's objects no row names: stored, then never recorded (a download cut off
+    between the two). Not in an export; a delete removes them with the rest."""
+
+    async def listed() -> list[str]:
+        known = set(named)
+        found: list[str] = []
+        for prefix in prefixes(schema):
+            with store_errors(f"listing {prefix}"):
+                found += [key for key in await store.keys(prefix) if key not in known]
+        return found
+
+    return asyncio.run(listed())
+
+
 def remove(store: Store, keys: list[str]) -> int:
     """Delete each object, stopping at the first the store fails (TransferError); how many."""
 
