@@ -102,6 +102,13 @@ def make_engine(url: str, settings: Settings | None = None) -> AsyncEngine:
     return engine
 
 
+def autocommit(engine: AsyncEngine) -> AsyncEngine:
+    """A view of `engine` (same pool) whose connections run each statement as its own
+    transaction: one round trip, no BEGIN or COMMIT. For work that is one statement, or one
+    pipeline of statements each complete alone."""
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
 def keep_converted_queries(count: int) -> None:
     """Size psycopg's cache of converted query texts (process-wide). psycopg has no setting
     for it, so its module's cached function is replaced by a larger one of the same

@@ -35,7 +35,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from chatcentral.config import ConfigError, Settings
-from chatcentral.db.engine import TenantBinder
+from chatcentral.db.engine import TenantBinder, autocommit
 from chatcentral.db.errors import database_trouble
 from chatcentral.incidents.journal import Incidents
 from chatcentral.media.store import Store
@@ -115,10 +115,10 @@ class Dispatcher:
         rng: random.Random | None = None,
     ) -> None:
         self._engine = engine
-        # Claims and the next-due look are one statement each: in autocommit they are one
-        # round trip instead of three (BEGIN, the statement, COMMIT), and in a busy event
-        # loop every round trip is a turn of the loop between a reply's commit and its send.
-        self._single = engine.execution_options(isolation_level="AUTOCOMMIT")
+        # Claims and the next-due look are one statement each: one round trip instead of
+        # three, and in a busy event loop every round trip is a turn of the loop between a
+        # reply's commit and its send.
+        self._single = autocommit(engine)
         self._graph = graph
         self._settings = settings
         self._batch_size = batch_size

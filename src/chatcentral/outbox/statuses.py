@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chatcentral.db.driver import SchemaSQL, driver_of
+from chatcentral.db.engine import autocommit
 from chatcentral.db.group_commit import GroupCommit
 from chatcentral.metrics import STATUS_UPDATES
 from chatcentral.notifications import delivery
@@ -100,7 +101,7 @@ class StatusWriter:
     takes `apply_statuses` alone."""
 
     def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+        self._engine = autocommit(engine)
         self._group: GroupCommit[tuple[str, Sequence[StatusUpdate]], None] = GroupCommit(
             self._write
         )
@@ -125,7 +126,6 @@ class StatusWriter:
         for schema, statuses in batch:
             by_schema[schema].extend(statuses)
         async with self._engine.connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
             pg = await driver_of(conn, *by_schema)
             async with pg.pipeline():
                 cursors = [
