@@ -92,7 +92,6 @@ class GraphClient:
         self._connections = connections
         self._session: aiohttp.ClientSession | None = None
         self._timeouts = aiohttp.ClientTimeout(sock_connect=5.0, sock_read=timeout, connect=timeout)
-        self._urls: dict[str, str] = {}
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=5.0),
             transport=AiohttpTransport(client=self._aiohttp),
@@ -116,7 +115,7 @@ class GraphClient:
         content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         try:
             status, answer = await self._exchange(
-                self._messages_url(phone_number_id), headers, content
+                f"{self._prefix}/{phone_number_id}/messages", headers, content
             )
         except TimeoutError:
             return SendResult(failure=SendFailure(Verdict.RETRY, "timeout"))
@@ -141,16 +140,12 @@ class GraphClient:
                 url, data=content, headers=headers, timeout=self._timeouts, allow_redirects=False
             ) as response:
                 return response.status, await response.read()
-        except TimeoutError:
+        except TimeoutError:  # aiohttp's timeouts are ClientErrors too: said as timeouts
             raise
         except aiohttp.ClientError as exc:
             raise ConnectionError(type(exc).__name__) from exc
 
-    def _messages_url(self, phone_number_id: str) -> str:
-        url = self._urls.get(phone_number_id)
-        if url is None:  # made once per number: the shops of this process
-            url = self._urls[phone_number_id] = f"{self._prefix}/{phone_number_id}/messages"
-        return url
+    # --- media: GET /{media_id} → url → bytes, POST /{phone_number_id}/media ------------
 
     async def media_url(self, media_id: str, token: str) -> tuple[str, str | None]:
         """Where a media id's bytes are (a URL valid a few minutes) and their MIME type.
